@@ -1,0 +1,158 @@
+#include "host/config.h"
+
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+namespace himalaya::host {
+namespace {
+
+using nlohmann::json;
+
+// Raised only inside this file, and turned into ConfigResult::error below.
+struct ConfigError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+std::string join(const std::string& prefix, const char* key) {
+  return prefix.empty() ? std::string(key) : prefix + "." + key;
+}
+
+const json* find(const json& object, const char* key) {
+  auto it = object.find(key);
+  return it == object.end() ? nullptr : &*it;
+}
+
+void read_bool(const json& object, const std::string& prefix, const char* key, bool& out) {
+  if (const json* v = find(object, key)) {
+    if (!v->is_boolean()) {
+      throw ConfigError(join(prefix, key) + ": expected a boolean");
+    }
+    out = v->get<bool>();
+  }
+}
+
+// Durations are seconds, fractional allowed. `allow_zero` is for startup_delay.
+void read_duration(const json& object, const std::string& prefix, const char* key, double& out,
+                   bool allow_zero = false) {
+  if (const json* v = find(object, key)) {
+    if (!v->is_number()) {
+      throw ConfigError(join(prefix, key) + ": expected a number of seconds");
+    }
+    double d = v->get<double>();
+    if (!(allow_zero ? d >= 0 : d > 0) || d > 1e9) {
+      throw ConfigError(join(prefix, key) + (allow_zero
+                                                 ? ": must be zero or positive"
+                                                 : ": must be a positive number of seconds"));
+    }
+    out = d;
+  }
+}
+
+void read_path(const json& object, const std::string& prefix, const char* key,
+               std::filesystem::path& out) {
+  if (const json* v = find(object, key)) {
+    if (!v->is_string() || v->get<std::string>().empty()) {
+      throw ConfigError(join(prefix, key) + ": expected a non-empty path");
+    }
+    out = v->get<std::string>();
+    if (!out.is_absolute()) {
+      throw ConfigError(join(prefix, key) + ": expected an absolute path");
+    }
+  }
+}
+
+const json& read_object(const json& object, const std::string& prefix, const char* key) {
+  static const json empty = json::object();
+  const json* v = find(object, key);
+  if (v == nullptr) {
+    return empty;
+  }
+  if (!v->is_object()) {
+    throw ConfigError(join(prefix, key) + ": expected a table");
+  }
+  return *v;
+}
+
+HostConfig parse(const json& root) {
+  if (!root.is_object()) {
+    throw ConfigError("config: expected a JSON object");
+  }
+  HostConfig config;
+  const json* id = find(root, "instance_id");
+  if (id == nullptr || !id->is_string() || id->get<std::string>().empty()) {
+    throw ConfigError("instance_id: expected a non-empty string");
+  }
+  config.instance_id = id->get<std::string>();
+  const json* pid = find(root, "nvim_pid");
+  if (pid == nullptr || !pid->is_number_integer() || pid->get<long long>() <= 0 ||
+      pid->get<long long>() > 0x7fffffff) {
+    throw ConfigError("nvim_pid: expected a positive process id");
+  }
+  config.nvim_pid = static_cast<int>(pid->get<long long>());
+  if (const json* v = find(root, "nvim_version")) {
+    if (!v->is_string()) {
+      throw ConfigError("nvim_version: expected a string");
+    }
+    config.nvim_version = v->get<std::string>();
+  }
+  read_bool(root, "", "debug", config.debug);
+  read_path(root, "", "state_file", config.state_file);
+  read_path(root, "", "log_file", config.log_file);
+
+  const json& sync = read_object(root, "", "sync");
+  SyncConfig& s = config.sync;
+  read_bool(sync, "sync", "auto_sync", s.auto_sync);
+  read_duration(sync, "sync", "interval", s.interval);
+  read_duration(sync, "sync", "startup_delay", s.startup_delay, /*allow_zero=*/true);
+  read_duration(sync, "sync", "timeout", s.timeout);
+  read_path(sync, "sync", "lock_file", s.lock_file);
+  if (const json* v = find(sync, "command")) {
+    if (!v->is_array() || v->empty()) {
+      throw ConfigError("sync.command: expected a non-empty list of strings");
+    }
+    s.command.clear();
+    for (const json& arg : *v) {
+      if (!arg.is_string()) {
+        throw ConfigError("sync.command: expected a non-empty list of strings");
+      }
+      s.command.push_back(arg.get<std::string>());
+    }
+    if (s.command.front().empty()) {
+      throw ConfigError("sync.command: the program name is empty");
+    }
+  }
+
+  const json& coord = read_object(sync, "sync", "coordination");
+  CoordinationConfig& c = s.coordination;
+  read_bool(coord, "sync.coordination", "enabled", c.enabled);
+  read_duration(coord, "sync.coordination", "heartbeat_interval", c.heartbeat_interval);
+  read_duration(coord, "sync.coordination", "takeover_threshold", c.takeover_threshold);
+  read_duration(coord, "sync.coordination", "sync_cooldown", c.sync_cooldown);
+  if (c.heartbeat_interval >= c.takeover_threshold) {
+    throw ConfigError(
+        "sync.coordination.heartbeat_interval: must be less than "
+        "sync.coordination.takeover_threshold");
+  }
+  return config;
+}
+
+}  // namespace
+
+ConfigResult parse_config(std::string_view json_text) {
+  ConfigResult result;
+  json root = json::parse(json_text.begin(), json_text.end(), nullptr, /*allow_exceptions=*/false);
+  if (root.is_discarded()) {
+    result.error = "config: not valid JSON";
+    return result;
+  }
+  try {
+    result.config = parse(root);
+  } catch (const ConfigError& e) {
+    result.error = e.what();
+  } catch (const nlohmann::json::exception& e) {
+    result.error = std::string("config: ") + e.what();
+  }
+  return result;
+}
+
+}  // namespace himalaya::host

@@ -1,0 +1,52 @@
+// The host's configuration, as handed over by the Lua side with --config.
+//
+// The Lua side validates the user's options (SPEC §3) and passes a fully
+// resolved JSON object: every default filled in and every path absolute.
+// parse_config() still checks every field it reads, so a hand-started host or a
+// mismatched plugin version gets one clear message naming the key instead of
+// undefined behaviour.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace himalaya::host {
+
+struct CoordinationConfig {
+  bool enabled = true;
+  double heartbeat_interval = 30;
+  double takeover_threshold = 60;
+  double sync_cooldown = 300;
+};
+
+struct SyncConfig {
+  bool auto_sync = true;
+  double interval = 900;
+  double startup_delay = 2;
+  std::vector<std::string> command{"mbsync", "-a"};
+  double timeout = 600;
+  std::filesystem::path lock_file;
+  CoordinationConfig coordination;
+};
+
+struct HostConfig {
+  std::string instance_id;  // nvim_<unix seconds at start>_<nvim pid>
+  int nvim_pid = 0;
+  std::string nvim_version;
+  bool debug = false;
+  std::filesystem::path state_file;
+  std::filesystem::path log_file;
+  SyncConfig sync;
+};
+
+struct ConfigResult {
+  std::optional<HostConfig> config;
+  std::string error;  // set when config is empty: "<dotted.key>: <problem>"
+};
+
+ConfigResult parse_config(std::string_view json_text);
+
+}  // namespace himalaya::host

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The README's test command: installs what is missing, builds from scratch and
+# runs every test, including the end-to-end tests with real Neovim. With
+# CI=true the build uses -Werror, and the suite runs once more under ASan+UBSan.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+"$root/scripts/install-deps.sh"
+
+werror=OFF
+[ "${CI:-}" = true ] && werror=ON
+
+echo "== build (warnings as errors: $werror)"
+rm -rf "$root/build"
+BUILD_DIR="$root/build" "$root/scripts/build.sh" -DHIMALAYA_WERROR=$werror
+echo "== tests"
+(cd "$root/build" && ctest --output-on-failure --timeout 600 -j2)
+
+if [ "${CI:-}" = true ] || [ "${HIMALAYA_SANITIZE:-0}" = 1 ]; then
+  echo "== build with ASan+UBSan"
+  rm -rf "$root/build-asan"
+  BUILD_DIR="$root/build-asan" BUILD_TYPE=Debug "$root/scripts/build.sh" \
+    -DHIMALAYA_WERROR=$werror -DHIMALAYA_ASAN=ON
+  echo "== tests under ASan+UBSan"
+  (cd "$root/build-asan" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --output-on-failure --timeout 900 -j2)
+fi

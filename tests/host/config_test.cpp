@@ -1,0 +1,87 @@
+#include "host/config.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace himalaya::host {
+namespace {
+
+const char* const full = R"({
+  "instance_id": "nvim_1704123456_7890", "nvim_pid": 7890, "nvim_version": "0.7.2",
+  "debug": true, "state_file": "/tmp/x/sync_coordinator.json", "log_file": "/tmp/x/coord.log",
+  "sync": {"auto_sync": false, "interval": 0.5, "startup_delay": 0, "command": ["true", "-a"],
+           "timeout": 3, "lock_file": "/tmp/x/mbsync.lock",
+           "coordination": {"enabled": false, "heartbeat_interval": 0.05,
+                            "takeover_threshold": 0.3, "sync_cooldown": 0.2}}})";
+
+TEST(ParseConfig, ReadsEveryField) {
+  ConfigResult r = parse_config(full);
+  ASSERT_TRUE(r.config) << r.error;
+  const HostConfig& c = *r.config;
+  EXPECT_EQ(c.instance_id, "nvim_1704123456_7890");
+  EXPECT_EQ(c.nvim_pid, 7890);
+  EXPECT_EQ(c.nvim_version, "0.7.2");
+  EXPECT_TRUE(c.debug);
+  EXPECT_EQ(c.state_file, "/tmp/x/sync_coordinator.json");
+  EXPECT_EQ(c.log_file, "/tmp/x/coord.log");
+  EXPECT_FALSE(c.sync.auto_sync);
+  EXPECT_DOUBLE_EQ(c.sync.interval, 0.5);
+  EXPECT_DOUBLE_EQ(c.sync.startup_delay, 0);
+  EXPECT_EQ(c.sync.command, (std::vector<std::string>{"true", "-a"}));
+  EXPECT_DOUBLE_EQ(c.sync.timeout, 3);
+  EXPECT_EQ(c.sync.lock_file, "/tmp/x/mbsync.lock");
+  EXPECT_FALSE(c.sync.coordination.enabled);
+  EXPECT_DOUBLE_EQ(c.sync.coordination.heartbeat_interval, 0.05);
+  EXPECT_DOUBLE_EQ(c.sync.coordination.takeover_threshold, 0.3);
+  EXPECT_DOUBLE_EQ(c.sync.coordination.sync_cooldown, 0.2);
+}
+
+TEST(ParseConfig, DefaultsForOmittedOptions) {
+  ConfigResult r = parse_config(R"({"instance_id": "nvim_1_2", "nvim_pid": 2})");
+  ASSERT_TRUE(r.config) << r.error;
+  EXPECT_DOUBLE_EQ(r.config->sync.interval, 900);
+  EXPECT_EQ(r.config->sync.command, (std::vector<std::string>{"mbsync", "-a"}));
+  EXPECT_DOUBLE_EQ(r.config->sync.coordination.takeover_threshold, 60);
+}
+
+struct BadCase {
+  const char* json;
+  const char* error_prefix;
+};
+
+class ParseConfigErrors : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(ParseConfigErrors, NamesTheKey) {
+  ConfigResult r = parse_config(GetParam().json);
+  EXPECT_FALSE(r.config);
+  EXPECT_EQ(r.error.rfind(GetParam().error_prefix, 0), 0u) << r.error;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, ParseConfigErrors,
+    ::testing::Values(
+        BadCase{"not json", "config: not valid JSON"}, BadCase{"[1]", "config: expected"},
+        BadCase{R"({"nvim_pid": 2})", "instance_id:"},
+        BadCase{R"({"instance_id": "i", "nvim_pid": -1})", "nvim_pid:"},
+        BadCase{R"({"instance_id": "i", "nvim_pid": 2, "debug": 1})", "debug:"},
+        BadCase{R"({"instance_id": "i", "nvim_pid": 2, "state_file": "rel"})", "state_file:"},
+        BadCase{R"({"instance_id": "i", "nvim_pid": 2, "sync": []})", "sync:"},
+        BadCase{R"({"instance_id": "i", "nvim_pid": 2, "sync": {"interval": 0}})",
+                "sync.interval:"},
+        BadCase{R"({"instance_id": "i", "nvim_pid": 2, "sync": {"interval": "9"}})",
+                "sync.interval:"},
+        BadCase{R"({"instance_id": "i", "nvim_pid": 2, "sync": {"startup_delay": -1}})",
+                "sync.startup_delay:"},
+        BadCase{R"({"instance_id": "i", "nvim_pid": 2, "sync": {"command": []}})", "sync.command:"},
+        BadCase{R"({"instance_id": "i", "nvim_pid": 2, "sync": {"command": [1]}})",
+                "sync.command:"},
+        BadCase{R"({"instance_id": "i", "nvim_pid": 2, "sync": {"coordination":
+                  {"heartbeat_interval": 60, "takeover_threshold": 60}}})",
+                "sync.coordination.heartbeat_interval:"},
+        BadCase{R"({"instance_id": "i", "nvim_pid": 2, "sync": {"coordination":
+                  {"sync_cooldown": -3}}})",
+                "sync.coordination.sync_cooldown:"}));
+
+}  // namespace
+}  // namespace himalaya::host
