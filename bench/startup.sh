@@ -41,9 +41,8 @@ local function median(t)
 end
 local ready = {}
 for _ = 1, $runs do
-  hc._stop()
   local t0 = vim.loop.hrtime()
-  hc._start()
+  hc.restart() -- stops the running host (asynchronously) and starts a new one
   assert(hc.wait_ready(5000), 'host not ready')
   ready[#ready + 1] = (vim.loop.hrtime() - t0) / 1e6
 end

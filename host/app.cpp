@@ -3,28 +3,91 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <boost/asio/post.hpp>
 #include <csignal>
 #include <nlohmann/json.hpp>
 
+#include "coordinator/coordinator.h"
 #include "host/neovim.h"
+#include "host/sync_runner.h"
 #include "rpc/session.h"
 #include "rpc/transport.h"
 
 namespace himalaya::host {
+namespace {
+
+using coordinator::Role;
+using coordinator::SyncTrigger;
+
+// Between SIGTERM and SIGKILL for a sync being stopped. Short, because the
+// host must be gone within a second of Neovim closing the channel.
+constexpr double kill_grace_seconds = 0.5;
+
+const char* role_label(Role role) {
+  switch (role) {
+    case Role::primary:
+      return "Primary Coordinator";
+    case Role::secondary:
+      return "Secondary";
+    case Role::uncoordinated:
+      break;
+  }
+  return "Uncoordinated";
+}
+
+const char* trigger_name(SyncTrigger trigger) {
+  return trigger == SyncTrigger::manual ? "manual" : "automatic";
+}
+
+coordinator::Config coordinator_config(const HostConfig& config) {
+  coordinator::Config c;
+  c.state_file = config.state_file;
+  c.interval = config.sync.interval;
+  c.startup_delay = config.sync.startup_delay;
+  c.heartbeat_interval = config.sync.coordination.heartbeat_interval;
+  c.takeover_threshold = config.sync.coordination.takeover_threshold;
+  c.sync_cooldown = config.sync.coordination.sync_cooldown;
+  // A running_sync record older than this belongs to a syncer that died.
+  c.sync_timeout = config.sync.timeout + kill_grace_seconds + 1;
+  c.auto_sync = config.sync.auto_sync;
+  c.enabled = config.sync.coordination.enabled;
+  return c;
+}
+
+std::optional<std::int64_t> token_of(const msgpack::object& params) {
+  if (params.type != msgpack::type::ARRAY || params.via.array.size != 1) {
+    return std::nullopt;
+  }
+  const msgpack::object& token = params.via.array.ptr[0];
+  if (token.type != msgpack::type::POSITIVE_INTEGER &&
+      token.type != msgpack::type::NEGATIVE_INTEGER) {
+    return std::nullopt;
+  }
+  return token.as<std::int64_t>();
+}
+
+}  // namespace
 
 App::App(boost::asio::io_context& io, HostConfig config, std::shared_ptr<spdlog::logger> log)
-    : io_(io), config_(std::move(config)), log_(std::move(log)), signals_(io, SIGTERM, SIGINT) {}
+    : io_(io),
+      config_(std::move(config)),
+      log_(std::move(log)),
+      signals_(io, SIGTERM, SIGINT),
+      clock_(std::make_shared<coordinator::SystemClock>()) {}
 
 App::~App() = default;
 
 void App::start() {
   session_ = rpc::Session::create(rpc::make_stdio_transport(io_));
   // The transport writes to its own copy of fd 1. Point fd 1 itself at stderr,
-  // so that a stray write to stdout from anywhere in the process (a library,
-  // a child that inherits it) cannot corrupt the RPC stream.
+  // so that a stray write to stdout from anywhere in the process cannot
+  // corrupt the RPC stream.
   ::dup2(STDERR_FILENO, STDOUT_FILENO);
   session_->on_diagnostic([log = log_](const std::string& what) { log->warn("rpc: {}", what); });
   neovim_ = std::make_unique<Neovim>(session_, log_);
+  runner_ = std::make_unique<SyncRunner>(
+      io_, SyncRunner::Options{config_.sync.command, config_.sync.timeout, config_.sync.lock_file,
+                               kill_grace_seconds});
   bind_handlers();
   signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
     if (!ec) {
@@ -40,28 +103,42 @@ void App::start() {
     }
     log_->info("registered on channel {} as {}", neovim_->channel(), config_.instance_id);
   });
+  // The registration requests go out first; the coordinator's first election
+  // (a locked read-modify-write of the state file) follows.
+  boost::asio::post(io_, [this] { start_coordinator(); });
+}
+
+void App::start_coordinator() {
+  if (stopping_) {
+    return;
+  }
+  coordinator::ProcProbe probe;
+  coordinator::Identity identity = coordinator::make_identity(
+      config_.nvim_pid, config_.nvim_version, *clock_, probe, config_.instance_id);
+  coordinator::Events events;
+  events.role_changed = [this](Role before, Role after) {
+    tell(Level::info, std::string("role: ") + role_label(before) + " -> " + role_label(after));
+  };
+  events.sync_due = [this] { run_sync(SyncTrigger::automatic); };
+  events.warning = [this](const std::string& message) {
+    log_->warn("{}", message);
+    neovim_->notify_user("himalaya-coord: " + message, Level::warn);
+  };
+  events.debug = [this](const std::string& message) { tell(Level::debug, message); };
+  coordinator_ = std::make_unique<coordinator::Coordinator>(
+      io_, coordinator_config(config_), std::move(identity), clock_, std::move(events));
+  coordinator_->start();
 }
 
 void App::bind_handlers() {
-  auto token_of = [](const msgpack::object& params) -> std::optional<std::int64_t> {
-    if (params.type != msgpack::type::ARRAY || params.via.array.size != 1) {
-      return std::nullopt;
-    }
-    const msgpack::object& token = params.via.array.ptr[0];
-    if (token.type != msgpack::type::POSITIVE_INTEGER &&
-        token.type != msgpack::type::NEGATIVE_INTEGER) {
-      return std::nullopt;
-    }
-    return token.as<std::int64_t>();
-  };
-  session_->on_notification(method::status, [this, token_of](const msgpack::object& params) {
+  session_->on_notification(method::status, [this](const msgpack::object& params) {
     if (auto token = token_of(params)) {
       neovim_->deliver(*token, status_value());
     } else {
       log_->warn("status: expected [token]");
     }
   });
-  session_->on_notification(method::ping, [this, token_of](const msgpack::object& params) {
+  session_->on_notification(method::ping, [this](const msgpack::object& params) {
     if (auto token = token_of(params)) {
       neovim_->deliver(*token, "pong");
     } else {
@@ -72,23 +149,139 @@ void App::bind_handlers() {
   // at once and never blocks.
   session_->on_request(method::echo,
                        [](const msgpack::object& params, rpc::Reply reply) { reply.ok(params); });
-  session_->on_notification(method::sync_now, [this](const msgpack::object&) {
-    log_->info("sync requested from this instance");
-    neovim_->notify_user("himalaya-coord: syncing is not available in this version yet",
-                         Level::warn);
+  session_->on_notification(method::sync_now,
+                            [this](const msgpack::object&) { run_sync(SyncTrigger::manual); });
+  session_->on_notification(method::vim_leave_pre,
+                            [this](const msgpack::object&) { shutdown("VimLeavePre"); });
+  session_->on_notification(method::vim_suspend, [this](const msgpack::object&) {
+    log_->info("Neovim suspended: releasing the role");
+    if (coordinator_) {
+      coordinator_->release();
+    }
   });
-  for (const char* event :
-       {method::vim_leave_pre, method::vim_suspend, method::vim_resume, method::focus_gained}) {
-    session_->on_notification(
-        event, [this, event](const msgpack::object&) { log_->debug("event {}", event); });
+  session_->on_notification(method::vim_resume, [this](const msgpack::object&) {
+    log_->info("Neovim resumed: contending again");
+    if (coordinator_) {
+      coordinator_->resume();
+    }
+  });
+  session_->on_notification(method::focus_gained,
+                            [this](const msgpack::object&) { log_->debug("focus gained"); });
+}
+
+void App::run_sync(SyncTrigger trigger) {
+  const bool manual = trigger == SyncTrigger::manual;
+  if (stopping_ || !coordinator_) {
+    if (manual) {
+      neovim_->notify_user("himalaya-coord: not ready to sync yet", Level::warn);
+    }
+    return;
+  }
+  if (runner_->running()) {
+    log_->info("{} sync skipped: this instance is already syncing", trigger_name(trigger));
+    if (manual) {
+      neovim_->notify_user("himalaya-coord: a sync is already running here", Level::info);
+    }
+    return;
+  }
+  coordinator::Coordinator::SyncGrant grant = coordinator_->begin_sync(trigger);
+  if (!grant.granted) {
+    tell(Level::debug, std::string(trigger_name(trigger)) + " sync skipped: " + grant.reason);
+    if (manual) {
+      neovim_->notify_user("himalaya-coord: not syncing: " + grant.reason, Level::info);
+    }
+    return;
+  }
+  std::string error;
+  bool started =
+      runner_->start([this, trigger](const SyncRun& run) { sync_finished(trigger, run); }, error);
+  if (!started) {
+    coordinator_->end_sync(coordinator::SyncOutcome::failed, error);
+    log_->warn("{} sync could not start: {}", trigger_name(trigger), error);
+    report_failure(error);
+    return;
+  }
+  tell(Level::debug, std::string(trigger_name(trigger)) + " sync started (pid " +
+                         std::to_string(runner_->pid()) + ")");
+  if (manual) {
+    neovim_->notify_user("himalaya-coord: syncing now", Level::info);
+  }
+}
+
+void App::sync_finished(SyncTrigger trigger, const SyncRun& run) {
+  if (coordinator_) {
+    coordinator_->end_sync(run.outcome, run.message);
+  }
+  if (run.outcome == coordinator::SyncOutcome::ok) {
+    log_->info("{} sync finished in {:.2f} s", trigger_name(trigger), run.seconds);
+    last_failure_shown_.clear();
+    if (trigger == SyncTrigger::manual) {
+      neovim_->notify_user("himalaya-coord: sync finished", Level::info);
+    } else if (config_.debug) {
+      neovim_->notify_user("himalaya-coord: sync finished", Level::debug);
+    }
+  } else {
+    log_->warn("{} sync {}: {}; output: {}", trigger_name(trigger), to_string(run.outcome),
+               run.message, run.output_tail);
+    if (run.outcome != coordinator::SyncOutcome::cancelled) {
+      report_failure(run.message);
+    }
+  }
+  if (stopping_) {
+    finish_shutdown();
+  }
+}
+
+void App::report_failure(const std::string& message) {
+  if (message == last_failure_shown_ && !config_.debug) {
+    return;  // SPEC §6: shown again only after a success, or when it changes
+  }
+  last_failure_shown_ = message;
+  neovim_->notify_user("himalaya-coord: sync failed: " + message, Level::warn);
+}
+
+void App::tell(Level level, const std::string& message) {
+  log_->info("{}", message);
+  if (config_.debug) {
+    neovim_->notify_user("himalaya-coord: " + message, level);
   }
 }
 
 StatusFacts App::status_facts() const {
   StatusFacts facts;
   facts.instance_id = config_.instance_id;
-  facts.role = "Uncoordinated";
   facts.nvim_pid = config_.nvim_pid;
+  if (!coordinator_) {
+    facts.role = role_label(Role::uncoordinated);
+    return facts;
+  }
+  coordinator::Status st = coordinator_->status();
+  facts.role = role_label(st.role);
+  CoordinationFacts c;
+  if (st.primary) {
+    c.primary = PrimaryFacts{st.primary->instance_id, st.primary->pid, st.primary->heartbeat_age,
+                             st.primary->active};
+  }
+  if (st.last_sync) {
+    c.last_sync = LastSyncFacts{st.last_sync->age, st.last_sync->instance_id};
+  }
+  c.cooldown_remaining = st.cooldown_remaining;
+  if (st.running_sync) {
+    c.running_sync = st.running_sync->instance_id;
+  }
+  for (const auto& i : st.instances) {
+    c.instances.push_back(InstanceFacts{i.instance_id,
+                                        i.primary    ? "primary"
+                                        : i.released ? "suspended"
+                                                     : "secondary",
+                                        i.hostname, i.nvim_pid, i.heartbeat_age});
+  }
+  if (st.last_result) {
+    c.last_result =
+        LastResultFacts{to_string(st.last_result->outcome), clock_->wall() - st.last_result->ended,
+                        st.last_result->instance_id, st.last_result->message};
+  }
+  facts.coordination = std::move(c);
   return facts;
 }
 
@@ -96,6 +289,36 @@ nlohmann::json App::status_value() const {
   StatusFacts facts = status_facts();
   nlohmann::json value;
   value["instance"] = {{"id", facts.instance_id}, {"role", facts.role}, {"pid", facts.nvim_pid}};
+  if (facts.coordination) {
+    const CoordinationFacts& c = *facts.coordination;
+    if (c.primary) {
+      value["primary"] = {{"instance_id", c.primary->instance_id},
+                          {"pid", c.primary->pid},
+                          {"heartbeat_age", c.primary->heartbeat_age},
+                          {"active", c.primary->active}};
+    }
+    if (c.last_sync) {
+      value["last_sync"] = {{"instance_id", c.last_sync->instance_id}, {"age", c.last_sync->age}};
+    }
+    value["cooldown_remaining"] = c.cooldown_remaining;
+    if (c.running_sync) {
+      value["running_sync"] = *c.running_sync;
+    }
+    if (c.last_result) {
+      value["last_result"] = {{"outcome", c.last_result->outcome},
+                              {"age", c.last_result->age},
+                              {"instance_id", c.last_result->instance_id},
+                              {"message", c.last_result->message}};
+    }
+    value["instances"] = nlohmann::json::array();
+    for (const InstanceFacts& i : c.instances) {
+      value["instances"].push_back({{"instance_id", i.instance_id},
+                                    {"role", i.role},
+                                    {"hostname", i.hostname},
+                                    {"pid", i.pid},
+                                    {"heartbeat_age", i.heartbeat_age}});
+    }
+  }
   value["lines"] = render_status(facts);
   return value;
 }
@@ -107,6 +330,20 @@ void App::shutdown(const std::string& why) {
   stopping_ = true;
   log_->info("shutting down: {}", why);
   signals_.cancel();
+  if (runner_ && runner_->running()) {
+    // The handover waits for the sync to end: sync_finished() completes the
+    // shutdown once the command has exited or been killed.
+    log_->info("stopping the running sync first");
+    runner_->cancel();
+    return;
+  }
+  finish_shutdown();
+}
+
+void App::finish_shutdown() {
+  if (coordinator_) {
+    coordinator_->stop();  // hands the primary role over at once
+  }
   if (session_) {
     session_->close();
   }

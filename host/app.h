@@ -1,15 +1,20 @@
-// The host's wiring: one io_context, the stdio RPC session with Neovim, signal
-// handling, and the Neovim-facing handlers as thin translations.
+// The host's wiring: one io_context, the stdio RPC session with Neovim, the
+// coordinator, the sync runner, signal handling, and the Neovim-facing
+// handlers as thin translations.
 //
-// Lifetime: App lives on main()'s stack for the whole run. It stops the
-// io_context when the channel closes (`:qa`, Neovim killed: EOF on stdin) or on
-// SIGTERM/SIGINT, so the process exits well within a second of either.
+// Lifetime: App lives on main()'s stack for the whole run. It shuts down when
+// the channel closes (`:qa`, Neovim killed: EOF on stdin), on VimLeavePre, or
+// on SIGTERM/SIGINT. Shutting down cancels a running sync (SIGTERM, then
+// SIGKILL after a short grace), records it, hands the primary role over, and
+// stops the io_context, so the process exits well within a second and never
+// leaves a sync process behind.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
 
 #include "host/config.h"
@@ -21,10 +26,18 @@ class logger;
 namespace himalaya::rpc {
 class Session;
 }
+namespace himalaya::coordinator {
+class Clock;
+class Coordinator;
+enum class SyncTrigger;
+}  // namespace himalaya::coordinator
 
 namespace himalaya::host {
 
 class Neovim;
+class SyncRunner;
+struct SyncRun;
+enum class Level;
 
 class App {
  public:
@@ -38,7 +51,13 @@ class App {
 
  private:
   void bind_handlers();
+  void start_coordinator();
+  void run_sync(coordinator::SyncTrigger trigger);
+  void sync_finished(coordinator::SyncTrigger trigger, const SyncRun& run);
+  void report_failure(const std::string& message);
+  void tell(Level level, const std::string& message);  // log, and show it in debug mode
   void shutdown(const std::string& why);
+  void finish_shutdown();
   StatusFacts status_facts() const;
   nlohmann::json status_value() const;
 
@@ -48,6 +67,10 @@ class App {
   boost::asio::signal_set signals_;
   std::shared_ptr<rpc::Session> session_;
   std::unique_ptr<Neovim> neovim_;
+  std::shared_ptr<const coordinator::Clock> clock_;
+  std::unique_ptr<coordinator::Coordinator> coordinator_;
+  std::unique_ptr<SyncRunner> runner_;
+  std::string last_failure_shown_;  // SPEC §6: a repeated failure is shown once
   bool stopping_ = false;
 };
 

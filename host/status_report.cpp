@@ -61,6 +61,29 @@ std::vector<std::string> render_status(const StatusFacts& facts) {
   } else {
     lines.emplace_back("  Cooldown: Ready");
   }
+  if (c.running_sync) {
+    lines.push_back("  Running: a sync by " + *c.running_sync);
+  }
+  if (!c.instances.empty()) {
+    lines.emplace_back("");
+    lines.emplace_back("## Instances");
+    for (const InstanceFacts& i : c.instances) {
+      lines.push_back("  " + i.instance_id + "  " + i.role + "  host " + i.hostname + "  pid " +
+                      std::to_string(i.pid) + "  heartbeat " + format_duration(i.heartbeat_age) +
+                      " ago");
+    }
+  }
+  if (c.last_result) {
+    const LastResultFacts& r = *c.last_result;
+    lines.emplace_back("");
+    lines.emplace_back("## Last Result");
+    lines.push_back("  Result: " + r.outcome);
+    lines.push_back("  Ended: " + format_duration(r.age) + " ago");
+    lines.push_back("  By Instance: " + r.instance_id);
+    if (!r.message.empty()) {
+      lines.push_back("  Message: " + r.message);
+    }
+  }
   return lines;
 }
 

@@ -24,10 +24,28 @@ struct LastSyncFacts {
   std::string instance_id;
 };
 
+struct InstanceFacts {
+  std::string instance_id;
+  std::string role;  // "primary", "secondary" or "suspended"
+  std::string hostname;
+  int pid = 0;               // the Neovim pid
+  double heartbeat_age = 0;  // seconds since its last heartbeat (its wall stamp)
+};
+
+struct LastResultFacts {
+  std::string outcome;  // "ok", "failed", "timed_out" or "cancelled"
+  double age = 0;       // seconds since it ended
+  std::string instance_id;
+  std::string message;  // empty for ok
+};
+
 struct CoordinationFacts {
-  std::optional<PrimaryFacts> primary;     // empty: "No primary coordinator"
-  std::optional<LastSyncFacts> last_sync;  // empty: "Never"
-  double cooldown_remaining = 0;           // <= 0: "Ready"
+  std::optional<PrimaryFacts> primary;      // empty: "No primary coordinator"
+  std::optional<LastSyncFacts> last_sync;   // empty: "Never"
+  double cooldown_remaining = 0;            // <= 0: "Ready"
+  std::optional<std::string> running_sync;  // the instance running one now
+  std::vector<InstanceFacts> instances;     // the "## Instances" section
+  std::optional<LastResultFacts> last_result;
 };
 
 struct StatusFacts {
@@ -42,6 +60,8 @@ struct StatusFacts {
 // rounded down, singular for 1. Negative input reads as 0 seconds.
 std::string format_duration(double seconds);
 
+// The SPEC §4 sections, then "## Instances" (live instances) and
+// "## Last Result" when those facts are known.
 std::vector<std::string> render_status(const StatusFacts& facts);
 
 }  // namespace himalaya::host

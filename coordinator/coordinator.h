@@ -1,0 +1,172 @@
+// The coordinator runtime: one per host process, driving the election,
+// heartbeats, sync schedule and failover of SPEC §5 on the caller's
+// io_context. It knows the state file, time and processes, never Neovim.
+//
+// Threading: single-threaded. Construct, call every method and receive every
+// event on the io_context's thread. Events are plain callbacks; any may be
+// left empty, and is then skipped. Callbacks may call back into the
+// Coordinator (e.g. begin_sync() from sync_due). Diagnostics go through
+// Events::warning and Events::debug; this layer does no logging of its own.
+//
+// Lifecycle: Coordinator(...) does nothing; start() registers this instance
+// and runs the first election synchronously, so role() is known when it
+// returns; stop() hands over and cancels everything. The destructor stops.
+//
+// How it stays correct: every decision is a read-modify-write of the state
+// file under its lock (StateFile::update), and every primary action
+// (heartbeat, starting a sync) first checks, under that lock, that this
+// instance still holds the lease. A primary that was stopped (SIGSTOP) and
+// lost the lease therefore steps down before doing any primary work.
+//
+// How it stays fast: a secondary watches the primary's host process with a
+// pidfd (same host and boot), so a primary that dies, even by SIGKILL, is
+// replaced within milliseconds; and every instance watches the state
+// directory with inotify for the lock file's doorbell (rung when the lease
+// changes hands), so a handover is seen at once. Everything else happens on
+// the heartbeat timer: each instance refreshes its own record every
+// heartbeat_interval, the primary also its lease, and a primary whose lease
+// heartbeat has not changed for takeover_threshold (on the readers' monotonic
+// clocks) is replaced.
+//
+// When the file cannot be used (unwritable, wrong owner, symlink, lock held
+// too long) the instance turns Uncoordinated: it reports one warning, keeps
+// scheduling automatic syncs on its own timer (every interval), and retries
+// the file every heartbeat, going back to coordinating as soon as it works.
+// Config::enabled = false is Uncoordinated for good, without a warning.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "coordinator/clock.h"
+#include "coordinator/identity.h"
+#include "coordinator/state.h"
+
+namespace boost::asio {
+class io_context;
+}  // namespace boost::asio
+
+namespace himalaya::coordinator {
+
+// Durations in seconds, fractional allowed. The host validates them (SPEC §3:
+// positive, heartbeat_interval < takeover_threshold); this layer trusts them.
+struct Config {
+  std::filesystem::path state_file;
+  double interval = 900;
+  double startup_delay = 2;
+  double heartbeat_interval = 30;
+  double takeover_threshold = 60;
+  double sync_cooldown = 300;
+  double sync_timeout = 600;
+  double lock_timeout = 1.5;  // bounded wait for the state file's lock
+  bool auto_sync = true;
+  bool enabled = true;
+};
+
+enum class Role { primary, secondary, uncoordinated };
+const char* to_string(Role role);
+
+enum class SyncTrigger { automatic, manual };
+
+// The facts behind the SPEC §4 status report. Ages are seconds as of the
+// status() call; heartbeat ages are observed ones (monotonic, this reader).
+struct Status {
+  struct Primary {
+    std::string instance_id;
+    int pid = 0;  // the primary's Neovim pid
+    double heartbeat_age = 0;
+    bool active = true;  // false: Stale (age beyond takeover_threshold)
+  };
+  struct LastSync {
+    double time = 0;  // wall stamp of its start
+    double age = 0;
+    std::string instance_id;
+  };
+  struct RunningSync {
+    std::string instance_id;
+    double started = 0;
+    double age = 0;
+  };
+  struct Instance {
+    std::string instance_id;
+    bool primary = false;
+    bool released = false;
+    std::string hostname;
+    int nvim_pid = 0;
+    int host_pid = 0;
+    double heartbeat_age = 0;
+  };
+
+  std::string instance_id;
+  Role role = Role::secondary;
+  int nvim_pid = 0;
+  std::optional<Primary> primary;
+  std::optional<LastSync> last_sync;
+  double cooldown_remaining = 0;  // 0: Ready
+  std::optional<RunningSync> running_sync;
+  std::optional<SyncResult> last_result;
+  std::vector<Instance> instances;
+  std::string problem;  // why this instance is Uncoordinated, if it is
+  std::filesystem::path state_file;
+};
+
+struct Events {
+  std::function<void(Role before, Role after)> role_changed;
+  // An automatic sync should start now. The caller calls begin_sync(automatic),
+  // which checks the rules again under the lock. Fired at most once per due
+  // time; fired again at the next heartbeat if begin_sync was not called.
+  std::function<void()> sync_due;
+  // One warning per problem: a coordination failure forcing Uncoordinated, a
+  // corrupt state file moved aside.
+  std::function<void(const std::string&)> warning;
+  // Decisions, for debug mode: who is primary, role changes, failovers, each
+  // sync decision and the cooldown left.
+  std::function<void(const std::string&)> debug;
+};
+
+class Coordinator {
+ public:
+  // clock may be null (SystemClock).
+  Coordinator(boost::asio::io_context& io, Config config, Identity identity,
+              std::shared_ptr<const Clock> clock, Events events);
+  ~Coordinator();
+  Coordinator(const Coordinator&) = delete;
+  Coordinator& operator=(const Coordinator&) = delete;
+
+  void start();
+
+  struct SyncGrant {
+    bool granted = false;
+    std::string reason;  // why not, or what kind of sync it is
+  };
+  // Atomically (under the lock) checks the rules and records the start:
+  // automatic needs the primary role, the schedule and the cooldown; manual
+  // ignores role and cooldown. Both are refused while a sync runs anywhere.
+  // The caller must call end_sync() exactly once after a granted sync.
+  SyncGrant begin_sync(SyncTrigger trigger);
+  // Records the end of this instance's sync with its outcome.
+  void end_sync(SyncOutcome outcome, const std::string& message);
+
+  // VimSuspend: give up the primary role now and stop contending.
+  void release();
+  // VimResume: contend again.
+  void resume();
+  // Clean exit: hand the role over at once. If a sync of this instance is
+  // still recorded as running, it is recorded as cancelled first (the caller
+  // should have ended or killed it). Cancels timers and watches; afterwards
+  // every method is a no-op.
+  void stop();
+
+  Status status() const;
+  Role role() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace himalaya::coordinator

@@ -1,0 +1,95 @@
+// When may an automatic sync start? The fleet-wide schedule and cooldown of
+// SPEC §5, as pure functions of recorded times and this reader's clocks.
+//
+// Schedule: `last_sync_time` is when the last sync started, whoever ran it. The
+// next automatic sync is due at last_sync_time + interval, and never earlier
+// than last_sync_time + sync_cooldown. A takeover changes nothing here: the new
+// primary reads the same record, so failover never adds a sync. Only the first
+// instance of a fleet (one that found no live primary when it started) gets a
+// start-up sync, after startup_delay, and only if the cooldown has passed by
+// then; otherwise it waits for the schedule.
+//
+// Time: recorded times are wall stamps, but elapsed time is measured with
+// SyncClock, which is jump-proof:
+// - at first sight of a stamp, elapsed = wall - stamp, clamped to >= 0;
+// - from then on it grows with CLOCK_BOOTTIME, which never jumps but does
+//   count suspend (so a laptop that slept past the interval syncs on waking).
+// Hence a forward jump of the wall clock cannot skip the cooldown or bring the
+// schedule forward, and a backward jump cannot stall it. A stamp in the
+// future (the wall clock went back after it was written) is re-stamped to
+// wall - elapsed (restamp_last_sync()), so every reader, including the
+// original Lua plugin, again sees a sensible value. A reader that first sees a
+// stamp after a jump has only the wall clock to go by; clamping keeps the
+// error to at most the cooldown (forward) or one interval (backward).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "coordinator/identity.h"
+#include "coordinator/liveness.h"
+#include "coordinator/state.h"
+
+namespace himalaya::coordinator {
+
+struct SyncPolicy {
+  double interval = 900;
+  double startup_delay = 2;
+  double sync_cooldown = 300;
+  double sync_timeout = 600;  // a running sync older than timeout + grace is over
+  double grace = 60;          // the takeover threshold, usually
+};
+
+// Jump-proof seconds since one recorded wall stamp (see above).
+class SyncClock {
+ public:
+  // Elapsed seconds since stamp; remembers the first sight of a new stamp.
+  double since(double stamp, double wall, double boot);
+  // The same without remembering (for const status queries).
+  double peek(double stamp, double wall, double boot) const;
+
+ private:
+  std::optional<double> stamp_;
+  double base_ = 0;
+  double boot_at_first_sight_ = 0;
+};
+
+// If last_sync_time lies in the future, sets it to wall - elapsed and returns
+// true (the caller writes the state).
+bool restamp_last_sync(State& state, SyncClock& clock, double wall, double boot);
+
+enum class SyncBlock { none, running, not_primary, cooldown, not_due };
+const char* to_string(SyncBlock block);
+
+struct SyncContext {
+  bool is_primary = false;
+  bool running = false;              // a sync is running somewhere (running_sync_active())
+  std::optional<double> since_last;  // nullopt: never synced
+  double uptime = 0;                 // seconds since this instance started (monotonic)
+  bool startup_pending = false;      // first of its fleet, start-up sync not yet decided
+  SyncPolicy policy;
+};
+
+struct SyncCheck {
+  bool start = false;
+  SyncBlock block = SyncBlock::none;
+  double wait = 0;               // seconds until it may be due (when block is cooldown/not_due)
+  bool startup_decided = false;  // the start-up sync was taken or given up: clear the pending flag
+  std::string reason;            // for debug notifications
+};
+
+SyncCheck check_automatic_sync(const SyncContext& context);
+
+// Is the recorded running sync still running? It is over when its owner is
+// dead by process facts (same host and boot), or when it has run longer than
+// sync_timeout + grace (its owner should have ended it or been killed by
+// then), age being measured with a SyncClock.
+struct RunningVerdict {
+  bool active = false;
+  SyncOutcome outcome = SyncOutcome::cancelled;  // how to record it if over
+  std::string reason;
+};
+RunningVerdict running_sync_active(const State& state, const HostFacts& here,
+                                   const ProcessProbe& probe, double age, const SyncPolicy& policy);
+
+}  // namespace himalaya::coordinator

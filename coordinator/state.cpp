@@ -1,0 +1,288 @@
+#include "coordinator/state.h"
+
+#include <cmath>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+namespace himalaya::coordinator {
+namespace {
+
+using Json = nlohmann::json;
+
+// A reader of one JSON object that records the first type error instead of
+// throwing. Every getter leaves its target untouched when the key is absent or
+// null, so missing keys take the defaults of the State types.
+class Fields {
+ public:
+  Fields(const Json& object, std::string where, std::string* error)
+      : object_(object), where_(std::move(where)), error_(error) {}
+
+  const Json* find(const char* key) const {
+    auto it = object_.find(key);
+    if (it == object_.end() || it->is_null()) {
+      return nullptr;
+    }
+    return &*it;
+  }
+
+  void number(const char* key, double& out) {
+    if (const Json* v = find(key)) {
+      if (!v->is_number()) {
+        fail(key, "a number");
+        return;
+      }
+      double d = v->get<double>();
+      if (!std::isfinite(d)) {
+        fail(key, "a finite number");
+        return;
+      }
+      out = d;
+    }
+  }
+
+  void integer(const char* key, int& out) {
+    double d = out;
+    number(key, d);
+    if (d < 0 || d > std::numeric_limits<int>::max()) {
+      fail(key, "a process id");
+      return;
+    }
+    out = static_cast<int>(d);
+  }
+
+  void ticks(const char* key, std::uint64_t& out) {
+    if (const Json* v = find(key)) {
+      if (!v->is_number_unsigned()) {
+        fail(key, "a non-negative integer");
+        return;
+      }
+      out = v->get<std::uint64_t>();
+    }
+  }
+
+  void string(const char* key, std::string& out) {
+    if (const Json* v = find(key)) {
+      if (!v->is_string()) {
+        fail(key, "a string");
+        return;
+      }
+      out = v->get_ref<const std::string&>();
+    }
+  }
+
+  void boolean(const char* key, bool& out) {
+    if (const Json* v = find(key)) {
+      if (!v->is_boolean()) {
+        fail(key, "true or false");
+        return;
+      }
+      out = v->get<bool>();
+    }
+  }
+
+  const Json* object(const char* key) {
+    const Json* v = find(key);
+    if (v != nullptr && !v->is_object()) {
+      fail(key, "an object");
+      return nullptr;
+    }
+    return v;
+  }
+
+  void fail(const std::string& key, const char* expected) {
+    if (error_->empty()) {
+      *error_ = where_ + key + " is not " + expected;
+    }
+  }
+
+ private:
+  const Json& object_;
+  std::string where_;
+  std::string* error_;
+};
+
+std::optional<SyncOutcome> outcome_from(const std::string& s) {
+  for (auto o :
+       {SyncOutcome::ok, SyncOutcome::failed, SyncOutcome::timed_out, SyncOutcome::cancelled}) {
+    if (s == to_string(o)) {
+      return o;
+    }
+  }
+  return std::nullopt;
+}
+
+Json to_json(const InstanceRecord& r) {
+  return Json{{"instance_id", r.instance_id},
+              {"hostname", r.hostname},
+              {"boot_id", r.boot_id},
+              {"nvim_pid", r.nvim_pid},
+              {"nvim_start_ticks", r.nvim_start_ticks},
+              {"host_pid", r.host_pid},
+              {"host_start_ticks", r.host_start_ticks},
+              {"started_at", r.started_at},
+              {"last_heartbeat", r.last_heartbeat},
+              {"nvim_version", r.nvim_version},
+              {"released", r.released}};
+}
+
+}  // namespace
+
+const char* to_string(SyncOutcome outcome) {
+  switch (outcome) {
+    case SyncOutcome::ok:
+      return "ok";
+    case SyncOutcome::failed:
+      return "failed";
+    case SyncOutcome::timed_out:
+      return "timed_out";
+    case SyncOutcome::cancelled:
+      return "cancelled";
+  }
+  return "failed";
+}
+
+Result<State> parse_state(std::string_view text) {
+  Json root = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (root.is_discarded()) {
+    return Error{Error::Kind::corrupt, "the state file is not valid JSON"};
+  }
+  if (!root.is_object()) {
+    return Error{Error::Kind::corrupt, "the state file does not hold a JSON object"};
+  }
+  std::string error;
+  State s;
+  Fields top(root, "", &error);
+  if (const Json* v = top.find("version"); v != nullptr && !v->is_number() && !v->is_string()) {
+    top.fail("version", "a number or a string");
+  }
+  top.number("created", s.created);
+  top.number("last_modified", s.last_modified);
+  top.number("last_sync_time", s.last_sync_time);
+  top.string("last_sync_instance", s.last_sync_instance);
+
+  if (const Json* p = top.object("primary")) {
+    Fields f(*p, "primary.", &error);
+    Lease lease;
+    f.string("instance_id", lease.instance_id);
+    f.number("last_heartbeat", lease.last_heartbeat);
+    f.integer("pid", lease.pid);
+    f.string("nvim_version", lease.nvim_version);
+    if (lease.instance_id.empty()) {
+      f.fail("instance_id", "a non-empty string");
+    }
+    s.primary = std::move(lease);
+  }
+
+  if (const Json* map = top.object("instances")) {
+    for (const auto& [id, value] : map->items()) {
+      if (!value.is_object()) {
+        top.fail("instances." + id, "an object");
+        break;
+      }
+      Fields f(value, "instances." + id + ".", &error);
+      InstanceRecord r;
+      f.string("instance_id", r.instance_id);
+      f.string("hostname", r.hostname);
+      f.string("boot_id", r.boot_id);
+      f.integer("nvim_pid", r.nvim_pid);
+      f.ticks("nvim_start_ticks", r.nvim_start_ticks);
+      f.integer("host_pid", r.host_pid);
+      f.ticks("host_start_ticks", r.host_start_ticks);
+      f.number("started_at", r.started_at);
+      f.number("last_heartbeat", r.last_heartbeat);
+      f.string("nvim_version", r.nvim_version);
+      f.boolean("released", r.released);
+      if (r.instance_id != id) {
+        f.fail("instance_id", "the key it is stored under");
+      }
+      s.instances.emplace(id, std::move(r));
+    }
+  }
+
+  if (const Json* p = top.object("running_sync")) {
+    Fields f(*p, "running_sync.", &error);
+    SyncRecord r;
+    f.string("instance", r.instance_id);
+    f.number("started", r.started);
+    f.integer("pid", r.pid);
+    s.running_sync = std::move(r);
+  }
+
+  if (const Json* p = top.object("last_result")) {
+    Fields f(*p, "last_result.", &error);
+    SyncResult r;
+    std::string outcome = "ok";
+    f.string("instance", r.instance_id);
+    f.number("started", r.started);
+    f.number("ended", r.ended);
+    f.string("outcome", outcome);
+    f.string("message", r.message);
+    if (auto o = outcome_from(outcome)) {
+      r.outcome = *o;
+    } else {
+      f.fail("outcome", "ok, failed, timed_out or cancelled");
+    }
+    s.last_result = std::move(r);
+  }
+
+  static const char* const known[] = {
+      "version", "created",   "last_modified", "last_sync_time", "last_sync_instance",
+      "primary", "instances", "running_sync",  "last_result"};
+  for (const auto& [key, value] : root.items()) {
+    bool is_known = false;
+    for (const char* k : known) {
+      is_known = is_known || key == k;
+    }
+    if (!is_known) {
+      s.extra.emplace(key, value.dump());
+    }
+  }
+
+  if (!error.empty()) {
+    return Error{Error::Kind::corrupt, "the state file is invalid: " + error};
+  }
+  return s;
+}
+
+std::string serialize_state(const State& s) {
+  Json root = Json::object();
+  for (const auto& [key, text] : s.extra) {
+    Json v = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (!v.is_discarded()) {
+      root[key] = std::move(v);
+    }
+  }
+  root["version"] = state_schema_version;
+  root["created"] = s.created;
+  root["last_modified"] = s.last_modified;
+  root["last_sync_time"] = s.last_sync_time;
+  if (!s.last_sync_instance.empty()) {
+    root["last_sync_instance"] = s.last_sync_instance;
+  }
+  if (s.primary) {
+    root["primary"] = Json{{"instance_id", s.primary->instance_id},
+                           {"last_heartbeat", s.primary->last_heartbeat},
+                           {"pid", s.primary->pid},
+                           {"nvim_version", s.primary->nvim_version}};
+  }
+  Json instances = Json::object();
+  for (const auto& [id, r] : s.instances) {
+    instances[id] = to_json(r);
+  }
+  root["instances"] = std::move(instances);
+  if (s.running_sync) {
+    root["running_sync"] = Json{{"instance", s.running_sync->instance_id},
+                                {"started", s.running_sync->started},
+                                {"pid", s.running_sync->pid}};
+  }
+  if (s.last_result) {
+    root["last_result"] = Json{{"instance", s.last_result->instance_id},
+                               {"started", s.last_result->started},
+                               {"ended", s.last_result->ended},
+                               {"outcome", to_string(s.last_result->outcome)},
+                               {"message", s.last_result->message}};
+  }
+  return root.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+}  // namespace himalaya::coordinator

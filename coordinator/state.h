@@ -1,0 +1,90 @@
+// The contents of the shared state file, as plain values.
+//
+// The JSON object stays readable by the original Lua plugin (SPEC §7): it keeps
+// `version`, `created`, `last_modified`, `last_sync_time`, `last_sync_instance`
+// and `primary` {`instance_id`, `last_heartbeat`, `pid`, `nvim_version`}. New
+// keys sit beside them: `instances`, `running_sync` and `last_result`. Keys
+// this version does not know are kept as they were, so an older and a newer
+// host can share one file. Times are Unix seconds and may be fractional.
+//
+// parse_state() never throws: anything that is not a JSON object whose known
+// keys have the expected types is reported as Error::Kind::corrupt, and the
+// caller (StateFile) moves the file aside and starts afresh.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "coordinator/result.h"
+
+namespace himalaya::coordinator {
+
+inline constexpr int state_schema_version = 2;
+
+enum class SyncOutcome { ok, failed, timed_out, cancelled };
+const char* to_string(SyncOutcome outcome);
+
+// One running host, registered under `instances`. Every instance refreshes its
+// own record each heartbeat; the process facts let other instances on the same
+// host and boot tell a dead process, or a reused pid, at once (liveness.h).
+struct InstanceRecord {
+  std::string instance_id;  // nvim_<unix seconds at start>_<nvim pid>
+  std::string hostname;
+  std::string boot_id;  // /proc/sys/kernel/random/boot_id
+  int nvim_pid = 0;
+  std::uint64_t nvim_start_ticks = 0;  // field 22 of /proc/<pid>/stat
+  int host_pid = 0;
+  std::uint64_t host_start_ticks = 0;
+  double started_at = 0;      // wall time the instance started; the election's seniority
+  double last_heartbeat = 0;  // wall stamp; only its changes matter to readers
+  std::string nvim_version;
+  bool released = false;  // suspended (VimSuspend): alive, but not a candidate for primary
+};
+
+// The primary's lease: the `primary` key of the original plugin. Exactly one
+// such key exists, so at most one instance is primary at any time.
+struct Lease {
+  std::string instance_id;
+  double last_heartbeat = 0;  // refreshed by the primary each heartbeat
+  int pid = 0;                // the Neovim pid, as the Lua plugin wrote it
+  std::string nvim_version;
+};
+
+// A sync that has started and not yet ended (`running_sync`).
+struct SyncRecord {
+  std::string instance_id;  // key `instance`
+  double started = 0;
+  int pid = 0;  // the host pid of the instance running it
+};
+
+// How the last sync ended (`last_result`).
+struct SyncResult {
+  std::string instance_id;  // key `instance`
+  double started = 0;
+  double ended = 0;
+  SyncOutcome outcome = SyncOutcome::ok;
+  std::string message;
+};
+
+struct State {
+  double created = 0;
+  double last_modified = 0;
+  double last_sync_time = 0;  // start of the last sync; 0 means never (as in the Lua plugin)
+  std::string last_sync_instance;
+  std::optional<Lease> primary;
+  std::map<std::string, InstanceRecord> instances;
+  std::optional<SyncRecord> running_sync;
+  std::optional<SyncResult> last_result;
+  // Keys this version does not know, each as its JSON text, written back as
+  // they were.
+  std::map<std::string, std::string> extra;
+};
+
+Result<State> parse_state(std::string_view text);
+// Sorted keys, one line, invalid UTF-8 replaced. Never throws.
+std::string serialize_state(const State& state);
+
+}  // namespace himalaya::coordinator

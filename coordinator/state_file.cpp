@@ -1,0 +1,320 @@
+#include "coordinator/state_file.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <utility>
+
+namespace himalaya::coordinator {
+namespace {
+
+namespace fs = std::filesystem;
+using SteadyClock = std::chrono::steady_clock;
+
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Fd& operator=(Fd&& other) noexcept {
+    if (this != &other) {
+      reset();
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() { reset(); }
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  void reset() {
+    if (fd_ >= 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+std::string errno_text(int err) {
+  return std::strerror(err);
+}
+
+Error io_error(const std::string& what, const fs::path& path, int err) {
+  return Error{Error::Kind::io, what + " " + path.string() + ": " + errno_text(err)};
+}
+
+// Opens path with O_NOFOLLOW|O_CLOEXEC and checks that it is a regular file
+// owned by us. An absent file gives an invalid Fd and no error.
+Result<Fd> open_checked(const fs::path& path, int flags, mode_t mode) {
+  int fd = ::open(path.c_str(), flags | O_NOFOLLOW | O_CLOEXEC, mode);
+  if (fd < 0) {
+    int err = errno;
+    if (err == ENOENT) {
+      return Fd{};
+    }
+    if (err == ELOOP) {
+      return Error{Error::Kind::refused, path.string() + " is a symbolic link; refusing to use it"};
+    }
+    return io_error("cannot open", path, err);
+  }
+  Fd owned(fd);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    return io_error("cannot stat", path, errno);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return Error{Error::Kind::refused,
+                 path.string() + " is not a regular file; refusing to use it"};
+  }
+  if (st.st_uid != ::geteuid()) {
+    return Error{Error::Kind::refused,
+                 path.string() + " is owned by uid " + std::to_string(st.st_uid) + ", not by uid " +
+                     std::to_string(::geteuid()) + "; refusing to use it (chown it or remove it)"};
+  }
+  return owned;
+}
+
+// Creates each missing component of dir with mode 0700.
+Result<bool> ensure_directory(const fs::path& dir) {
+  fs::path prefix;
+  for (const auto& part : dir) {
+    prefix /= part;
+    if (::mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) {
+      return io_error("cannot create directory", prefix, errno);
+    }
+  }
+  return true;
+}
+
+// Reads at most limit + 1 bytes, so the caller can tell an oversized file.
+Result<std::string> read_all(int fd, std::size_t limit, const fs::path& path) {
+  std::string text;
+  char buf[16384];
+  while (text.size() <= limit) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return io_error("cannot read", path, errno);
+    }
+    if (n == 0) {
+      break;
+    }
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  return text;
+}
+
+bool write_all(int fd, const std::string& text) {
+  std::size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return false;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+struct Loaded {
+  State state;
+  std::optional<Error> corrupt;  // the file exists but is unusable as a state
+};
+
+Result<Loaded> load(const fs::path& path, std::size_t max_bytes) {
+  auto opened = open_checked(path, O_RDONLY, 0);
+  if (!opened) {
+    return opened.error();
+  }
+  Loaded out;
+  if (!opened.value().valid()) {
+    return out;
+  }
+  auto text = read_all(opened.value().get(), max_bytes, path);
+  if (!text) {
+    return text.error();
+  }
+  if (text.value().size() > max_bytes) {
+    out.corrupt = Error{Error::Kind::corrupt,
+                        "the state file is larger than " + std::to_string(max_bytes) + " bytes"};
+    return out;
+  }
+  auto parsed = parse_state(text.value());
+  if (!parsed) {
+    out.corrupt = parsed.error();
+    return out;
+  }
+  out.state = std::move(parsed.value());
+  return out;
+}
+
+double seconds_between(SteadyClock::time_point a, SteadyClock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+}  // namespace
+
+StateFile::StateFile(fs::path path) : StateFile(std::move(path), Options{}, nullptr) {}
+
+StateFile::StateFile(fs::path path, Options options, std::shared_ptr<const Clock> clock)
+    : path_(std::move(path)), options_(options), clock_(std::move(clock)) {
+  if (!clock_) {
+    clock_ = std::make_shared<SystemClock>();
+  }
+}
+
+fs::path StateFile::lock_path() const {
+  fs::path p = path_;
+  p += ".lock";
+  return p;
+}
+
+Result<State> StateFile::read() const {
+  auto loaded = load(path_, options_.max_bytes);
+  if (!loaded) {
+    return loaded.error();
+  }
+  if (loaded.value().corrupt) {
+    return *loaded.value().corrupt;
+  }
+  return std::move(loaded.value().state);
+}
+
+Result<StateFile::Update> StateFile::update(const Mutation& mutate) {
+  const fs::path dir = path_.parent_path().empty() ? fs::path(".") : path_.parent_path();
+  if (auto made = ensure_directory(dir); !made) {
+    return made.error();
+  }
+
+  auto lock_open = open_checked(lock_path(), O_RDWR | O_CREAT, 0600);
+  if (!lock_open) {
+    return lock_open.error();
+  }
+  Fd lock = std::move(lock_open.value());
+
+  Update result;
+  const auto wait_start = SteadyClock::now();
+  const auto deadline = wait_start + std::chrono::duration_cast<SteadyClock::duration>(
+                                         std::chrono::duration<double>(options_.lock_timeout));
+  auto backoff = std::chrono::microseconds(50);
+  while (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EINTR) {
+      continue;
+    }
+    if (errno != EWOULDBLOCK) {
+      return io_error("cannot lock", lock_path(), errno);
+    }
+    if (SteadyClock::now() >= deadline) {
+      return Error{Error::Kind::lock_timeout, "another process has held " + lock_path().string() +
+                                                  " for more than " +
+                                                  std::to_string(options_.lock_timeout) + " s"};
+    }
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::microseconds(1000));
+  }
+  const auto locked_at = SteadyClock::now();
+  result.lock_wait = seconds_between(wait_start, locked_at);
+  // The lock is released when `lock` closes, on every path out of here.
+
+  auto loaded = load(path_, options_.max_bytes);
+  if (!loaded) {
+    return loaded.error();
+  }
+  const double now = clock_->wall();
+  bool force_write = false;
+  if (loaded.value().corrupt) {
+    result.corrupt_reason = loaded.value().corrupt->message;
+    fs::path aside = path_;
+    aside += ".corrupt-" + std::to_string(static_cast<long long>(std::floor(now)));
+    struct stat st {};
+    for (int n = 1; ::lstat(aside.c_str(), &st) == 0 && n < 1000; ++n) {
+      aside = path_;
+      aside += ".corrupt-" + std::to_string(static_cast<long long>(std::floor(now))) + "." +
+               std::to_string(n);
+    }
+    if (::rename(path_.c_str(), aside.c_str()) != 0) {
+      return io_error("cannot move the corrupt state file aside from", path_, errno);
+    }
+    result.moved_aside = aside;
+    force_write = true;
+  }
+
+  State state = std::move(loaded.value().state);
+  const std::optional<std::string> primary_before =
+      state.primary ? std::optional<std::string>(state.primary->instance_id) : std::nullopt;
+  bool write = mutate(state) || force_write;
+  if (write) {
+    if (state.created == 0) {
+      state.created = now;
+    }
+    state.last_modified = now;
+    const std::string text = serialize_state(state);
+
+    fs::path temp = path_;
+    temp += ".tmp-" + std::to_string(::getpid());
+    ::unlink(temp.c_str());  // a leftover of a writer that died mid-write
+    Fd out(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!out.valid()) {
+      return io_error("cannot create", temp, errno);
+    }
+    if (!write_all(out.get(), text) || ::fsync(out.get()) != 0) {
+      int err = errno;
+      ::unlink(temp.c_str());
+      return io_error("cannot write", temp, err);
+    }
+    out.reset();
+    if (::rename(temp.c_str(), path_.c_str()) != 0) {
+      int err = errno;
+      ::unlink(temp.c_str());
+      return io_error("cannot replace", path_, err);
+    }
+    const std::optional<std::string> primary_after =
+        state.primary ? std::optional<std::string>(state.primary->instance_id) : std::nullopt;
+    if (primary_after != primary_before) {
+      ::futimens(lock.get(), nullptr);  // the doorbell; see the header
+    }
+    result.written = true;
+  }
+  result.state = std::move(state);
+  result.lock_held = seconds_between(locked_at, SteadyClock::now());
+  lock.reset();  // unlock before the directory fsync
+  if (result.written) {
+    directory_sync_pending_ = true;
+    if (!options_.defer_directory_sync) {
+      sync_directory();
+    }
+  }
+  return result;
+}
+
+void StateFile::sync_directory() {
+  if (!directory_sync_pending_) {
+    return;
+  }
+  directory_sync_pending_ = false;
+  const fs::path dir = path_.parent_path().empty() ? fs::path(".") : path_.parent_path();
+  Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir_fd.valid()) {
+    ::fsync(dir_fd.get());  // best effort: the rename itself has happened
+  }
+}
+
+}  // namespace himalaya::coordinator

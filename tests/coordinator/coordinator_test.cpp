@@ -1,0 +1,372 @@
+// The runtime in one process: real io_context, real files, real (scaled)
+// time. Several Coordinators may share one io_context and one state file;
+// they then share a host pid, so these tests exercise the doorbell and the
+// heartbeat paths, and the multi-process tests exercise the pidfd path.
+#include "coordinator/coordinator.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <functional>
+
+#include "coordinator/state_file.h"
+#include "test_support.h"
+
+namespace himalaya::coordinator {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::spit;
+using testing::TempDir;
+
+bool run_until(boost::asio::io_context& context, const std::function<bool()>& done,
+               double seconds = 10) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return false;
+    }
+    context.restart();
+    context.run_for(std::chrono::milliseconds(2));
+  }
+  return true;
+}
+
+void run_for(boost::asio::io_context& context, double seconds) {
+  context.restart();
+  context.run_for(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(seconds)));
+}
+
+struct Recorder {
+  std::vector<std::pair<Role, Role>> roles;
+  std::vector<std::string> warnings;
+  std::vector<std::string> debugs;
+  int sync_due = 0;
+  std::vector<std::chrono::steady_clock::time_point> due_times;
+  std::function<void()> on_due;
+
+  Events events() {
+    Events e;
+    e.role_changed = [this](Role a, Role b) { roles.emplace_back(a, b); };
+    e.warning = [this](const std::string& w) { warnings.push_back(w); };
+    e.debug = [this](const std::string& d) { debugs.push_back(d); };
+    e.sync_due = [this] {
+      ++sync_due;
+      due_times.push_back(std::chrono::steady_clock::now());
+      if (on_due) {
+        on_due();
+      }
+    };
+    return e;
+  }
+};
+
+class CoordinatorTest : public ::testing::Test {
+ protected:
+  Config config() {
+    Config c;
+    c.state_file = tmp_.path() / "himalaya" / "sync_coordinator.json";
+    c.interval = 60;
+    c.startup_delay = 0.05;
+    c.heartbeat_interval = 0.05;
+    c.takeover_threshold = 0.5;
+    c.sync_cooldown = 30;
+    c.sync_timeout = 10;
+    return c;
+  }
+  std::unique_ptr<Coordinator> make(const std::string& name, Recorder& rec, Config c,
+                                    double started_at) {
+    Identity id = make_identity(::getpid(), "test", SystemClock{}, ProcProbe{}, name);
+    id.started_at = started_at;
+    return std::make_unique<Coordinator>(io_, std::move(c), id, nullptr, rec.events());
+  }
+  State file_state() {
+    auto r = StateFile(config().state_file).read();
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? r.value() : State{};
+  }
+
+  TempDir tmp_;
+  boost::asio::io_context io_;
+};
+
+TEST_F(CoordinatorTest, FirstInstanceIsPrimaryAndRegistered) {
+  Recorder rec;
+  auto a = make("nvim_1_1", rec, config(), 1);
+  a->start();
+  EXPECT_EQ(a->role(), Role::primary);
+  State s = file_state();
+  ASSERT_TRUE(s.primary);
+  EXPECT_EQ(s.primary->instance_id, "nvim_1_1");
+  EXPECT_EQ(s.instances.count("nvim_1_1"), 1u);
+  EXPECT_TRUE(rec.warnings.empty());
+  Status st = a->status();
+  EXPECT_EQ(st.role, Role::primary);
+  ASSERT_TRUE(st.primary);
+  EXPECT_TRUE(st.primary->active);
+  EXPECT_EQ(st.instances.size(), 1u);
+}
+
+TEST_F(CoordinatorTest, HeartbeatsRefreshLeaseAndRecord) {
+  Recorder rec;
+  auto a = make("nvim_1_1", rec, config(), 1);
+  a->start();
+  double hb = file_state().primary->last_heartbeat;
+  ASSERT_TRUE(run_until(io_, [&] { return file_state().primary->last_heartbeat > hb; }));
+  EXPECT_GT(file_state().instances.at("nvim_1_1").last_heartbeat, hb);
+}
+
+TEST_F(CoordinatorTest, SecondInstanceIsSecondaryAndTakesOverAtOnceOnStop) {
+  Recorder ra, rb;
+  auto a = make("nvim_1_1", ra, config(), 1);
+  auto b = make("nvim_2_2", rb, config(), 2);
+  a->start();
+  b->start();
+  EXPECT_EQ(a->role(), Role::primary);
+  EXPECT_EQ(b->role(), Role::secondary);
+  auto t0 = std::chrono::steady_clock::now();
+  a->stop();
+  ASSERT_TRUE(run_until(
+      io_, [&] { return b->role() == Role::primary; }, 5));
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(took, 0.5);  // the doorbell, not the takeover threshold
+  EXPECT_EQ(file_state().primary->instance_id, "nvim_2_2");
+  EXPECT_EQ(file_state().instances.count("nvim_1_1"), 0u);
+}
+
+TEST_F(CoordinatorTest, ReleaseHandsOverAndResumeDoesNotTakeBack) {
+  Recorder ra, rb;
+  auto a = make("nvim_1_1", ra, config(), 1);
+  auto b = make("nvim_2_2", rb, config(), 2);
+  a->start();
+  b->start();
+  a->release();
+  EXPECT_EQ(a->role(), Role::secondary);
+  ASSERT_TRUE(run_until(
+      io_, [&] { return b->role() == Role::primary; }, 5));
+  a->resume();
+  run_for(io_, 0.3);
+  EXPECT_EQ(a->role(), Role::secondary);
+  EXPECT_EQ(b->role(), Role::primary);
+  // The only instance releasing leaves the lease vacant; others take it.
+  b->release();
+  ASSERT_TRUE(run_until(
+      io_, [&] { return a->role() == Role::primary; }, 5));
+}
+
+TEST_F(CoordinatorTest, ReleasedOnlyInstanceContendsAgainOnResume) {
+  Recorder ra;
+  auto a = make("nvim_1_1", ra, config(), 1);
+  a->start();
+  a->release();
+  EXPECT_EQ(a->role(), Role::secondary);
+  EXPECT_FALSE(file_state().primary);
+  a->resume();
+  EXPECT_EQ(a->role(), Role::primary);
+}
+
+TEST_F(CoordinatorTest, StartupSyncIsDueAfterTheDelayAndRecorded) {
+  Recorder ra;
+  auto a = make("nvim_1_1", ra, config(), 1);
+  ra.on_due = [&] {
+    auto g = a->begin_sync(SyncTrigger::automatic);
+    EXPECT_TRUE(g.granted) << g.reason;
+  };
+  a->start();
+  ASSERT_TRUE(run_until(
+      io_, [&] { return ra.sync_due == 1; }, 5));
+  State s = file_state();
+  ASSERT_TRUE(s.running_sync);
+  EXPECT_EQ(s.running_sync->instance_id, "nvim_1_1");
+  EXPECT_EQ(s.last_sync_instance, "nvim_1_1");
+  EXPECT_GT(s.last_sync_time, 0);
+  a->end_sync(SyncOutcome::failed, "offline");
+  s = file_state();
+  EXPECT_FALSE(s.running_sync);
+  ASSERT_TRUE(s.last_result);
+  EXPECT_EQ(s.last_result->outcome, SyncOutcome::failed);
+  EXPECT_EQ(s.last_result->message, "offline");
+  // Cooldown: nothing more for a while.
+  run_for(io_, 0.3);
+  EXPECT_EQ(ra.sync_due, 1);
+  EXPECT_GT(a->status().cooldown_remaining, 29);
+}
+
+TEST_F(CoordinatorTest, ManualSyncIgnoresRoleAndCooldownButNotARunningSync) {
+  Recorder ra, rb;
+  auto a = make("nvim_1_1", ra, config(), 1);
+  auto b = make("nvim_2_2", rb, config(), 2);
+  a->start();
+  b->start();
+  EXPECT_FALSE(b->begin_sync(SyncTrigger::automatic).granted);  // secondary
+  auto g = b->begin_sync(SyncTrigger::manual);
+  ASSERT_TRUE(g.granted) << g.reason;
+  auto denied = a->begin_sync(SyncTrigger::manual);
+  EXPECT_FALSE(denied.granted);
+  EXPECT_NE(denied.reason.find("already running"), std::string::npos);
+  EXPECT_FALSE(a->begin_sync(SyncTrigger::automatic).granted);
+  b->end_sync(SyncOutcome::ok, "");
+  run_for(io_, 0.1);  // past the start-up delay
+  auto cooled = a->begin_sync(SyncTrigger::automatic);
+  EXPECT_FALSE(cooled.granted);
+  EXPECT_NE(cooled.reason.find("cooldown"), std::string::npos);
+  EXPECT_TRUE(a->begin_sync(SyncTrigger::manual).granted);  // cooldown does not apply
+  a->end_sync(SyncOutcome::ok, "");
+}
+
+TEST_F(CoordinatorTest, TakeoverKeepsTheScheduleAndAddsNoSync) {
+  Config c = config();
+  c.interval = 1.0;
+  c.sync_cooldown = 0.5;
+  Recorder ra, rb;
+  auto a = make("nvim_1_1", ra, c, 1);
+  auto b = make("nvim_2_2", rb, c, 2);
+  ra.on_due = [&] {
+    if (a->begin_sync(SyncTrigger::automatic).granted) {
+      a->end_sync(SyncOutcome::ok, "");
+    }
+  };
+  rb.on_due = [&] {
+    if (b->begin_sync(SyncTrigger::automatic).granted) {
+      b->end_sync(SyncOutcome::ok, "");
+    }
+  };
+  a->start();
+  b->start();
+  ASSERT_TRUE(run_until(
+      io_, [&] { return ra.sync_due == 1; }, 5));
+  const double last = file_state().last_sync_time;
+  run_for(io_, 0.2);
+  a->stop();
+  ASSERT_TRUE(run_until(
+      io_, [&] { return b->role() == Role::primary; }, 5));
+  EXPECT_EQ(rb.sync_due, 0);  // no sync on takeover
+  ASSERT_TRUE(run_until(
+      io_, [&] { return rb.sync_due == 1; }, 5));
+  State s = file_state();
+  EXPECT_EQ(s.last_sync_instance, "nvim_2_2");
+  EXPECT_GE(s.last_sync_time - last, 0.95);  // at last + interval, not before
+  EXPECT_LT(s.last_sync_time - last, 1.5);
+}
+
+TEST_F(CoordinatorTest, UnusableFileDegradesOnceAndRecovers) {
+  Config c = config();
+  c.interval = 0.2;
+  fs::create_directories(c.state_file.parent_path());
+  spit(tmp_.path() / "elsewhere", "{}");
+  fs::create_symlink(tmp_.path() / "elsewhere", c.state_file);
+  Recorder ra;
+  auto a = make("nvim_1_1", ra, c, 1);
+  ra.on_due = [&] {
+    auto g = a->begin_sync(SyncTrigger::automatic);
+    EXPECT_TRUE(g.granted) << g.reason;
+    a->end_sync(SyncOutcome::ok, "");
+  };
+  a->start();
+  EXPECT_EQ(a->role(), Role::uncoordinated);
+  ASSERT_TRUE(run_until(
+      io_, [&] { return ra.sync_due >= 3; }, 5));  // syncs on its own timer
+  ASSERT_EQ(ra.warnings.size(), 1u);               // said once, though retried every heartbeat
+  EXPECT_NE(ra.warnings[0].find("symbolic link"), std::string::npos);
+  EXPECT_FALSE(a->status().problem.empty());
+  fs::remove(c.state_file);
+  ASSERT_TRUE(run_until(
+      io_, [&] { return a->role() == Role::primary; }, 5));
+  EXPECT_EQ(ra.warnings.size(), 1u);
+  EXPECT_TRUE(a->status().problem.empty());
+  EXPECT_EQ(file_state().primary->instance_id, "nvim_1_1");
+}
+
+TEST_F(CoordinatorTest, ForeignOwnerDegradesAndRecovers) {
+  if (::geteuid() != 0) {
+    GTEST_SKIP() << "needs root to chown";
+  }
+  Config c = config();
+  Recorder ra;
+  auto a = make("nvim_1_1", ra, c, 1);
+  a->start();
+  ASSERT_EQ(a->role(), Role::primary);
+  ASSERT_EQ(::chown(c.state_file.c_str(), 65534, 65534), 0);
+  ASSERT_TRUE(run_until(
+      io_, [&] { return a->role() == Role::uncoordinated; }, 5));
+  run_for(io_, 0.3);
+  ASSERT_EQ(ra.warnings.size(), 1u);
+  EXPECT_NE(ra.warnings[0].find("owned by uid 65534"), std::string::npos);
+  ASSERT_EQ(::chown(c.state_file.c_str(), 0, 0), 0);
+  ASSERT_TRUE(run_until(
+      io_, [&] { return a->role() == Role::primary; }, 5));
+}
+
+TEST_F(CoordinatorTest, DisabledCoordinationSyncsOnItsOwnTimerWithoutWarning) {
+  Config c = config();
+  c.enabled = false;
+  c.interval = 0.1;
+  Recorder ra;
+  auto a = make("nvim_1_1", ra, c, 1);
+  ra.on_due = [&] {
+    ASSERT_TRUE(a->begin_sync(SyncTrigger::automatic).granted);
+    a->end_sync(SyncOutcome::ok, "");
+  };
+  a->start();
+  EXPECT_EQ(a->role(), Role::uncoordinated);
+  ASSERT_TRUE(run_until(
+      io_, [&] { return ra.sync_due >= 3; }, 5));
+  EXPECT_TRUE(ra.warnings.empty());
+  EXPECT_FALSE(fs::exists(c.state_file));
+}
+
+TEST_F(CoordinatorTest, CorruptFileAtStartIsMovedAsideWithOneWarning) {
+  Config c = config();
+  fs::create_directories(c.state_file.parent_path());
+  spit(c.state_file, "{\"primary\": {\"instance_id\": ");
+  Recorder ra;
+  auto a = make("nvim_1_1", ra, c, 1);
+  a->start();
+  EXPECT_EQ(a->role(), Role::primary);
+  ASSERT_EQ(ra.warnings.size(), 1u);
+  EXPECT_NE(ra.warnings[0].find("corrupt"), std::string::npos);
+  int aside = 0;
+  for (const auto& e : fs::directory_iterator(c.state_file.parent_path())) {
+    aside += e.path().filename().string().rfind("sync_coordinator.json.corrupt-", 0) == 0;
+  }
+  EXPECT_EQ(aside, 1);
+}
+
+TEST_F(CoordinatorTest, StaleForeignPrimaryIsReplacedAfterTheThreshold) {
+  // A primary from another host that stopped beating.
+  Config c = config();
+  {
+    StateFile sf(c.state_file);
+    ASSERT_TRUE(sf.update([](State& s) {
+                    InstanceRecord r;
+                    r.instance_id = "nvim_0_0";
+                    r.hostname = "elsewhere";
+                    r.boot_id = "x";
+                    r.host_pid = 1;
+                    s.instances[r.instance_id] = r;
+                    s.primary = Lease{"nvim_0_0", 1, 1, ""};
+                    return true;
+                  }).ok());
+  }
+  Recorder ra;
+  auto a = make("nvim_1_1", ra, c, 1);
+  auto t0 = std::chrono::steady_clock::now();
+  a->start();
+  EXPECT_EQ(a->role(), Role::secondary);
+  ASSERT_TRUE(run_until(
+      io_, [&] { return a->role() == Role::primary; }, 5));
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_GE(took, 0.5);
+  bool said_failover = false;
+  for (const auto& d : ra.debugs) {
+    said_failover = said_failover || d.find("failover") != std::string::npos;
+  }
+  EXPECT_TRUE(said_failover);
+}
+
+}  // namespace
+}  // namespace himalaya::coordinator

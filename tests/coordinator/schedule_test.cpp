@@ -1,0 +1,192 @@
+#include "coordinator/schedule.h"
+
+#include <gtest/gtest.h>
+
+#include "coordinator/clock.h"
+#include "test_support.h"
+
+namespace himalaya::coordinator {
+namespace {
+
+using testing::FakeProbe;
+using testing::here;
+using testing::identity;
+
+SyncPolicy policy() {
+  SyncPolicy p;
+  p.interval = 900;
+  p.startup_delay = 2;
+  p.sync_cooldown = 300;
+  p.sync_timeout = 600;
+  p.grace = 60;
+  return p;
+}
+
+SyncContext primary_ctx(std::optional<double> since_last, double uptime = 1000,
+                        bool startup_pending = false) {
+  SyncContext c;
+  c.is_primary = true;
+  c.since_last = since_last;
+  c.uptime = uptime;
+  c.startup_pending = startup_pending;
+  c.policy = policy();
+  return c;
+}
+
+TEST(ScheduleTest, DueAtLastSyncPlusInterval) {
+  EXPECT_FALSE(check_automatic_sync(primary_ctx(899)).start);
+  EXPECT_EQ(check_automatic_sync(primary_ctx(899)).block, SyncBlock::not_due);
+  EXPECT_DOUBLE_EQ(check_automatic_sync(primary_ctx(800)).wait, 100);
+  EXPECT_TRUE(check_automatic_sync(primary_ctx(900)).start);
+}
+
+TEST(ScheduleTest, SecondaryNeverSyncsAutomatically) {
+  auto c = primary_ctx(5000);
+  c.is_primary = false;
+  auto r = check_automatic_sync(c);
+  EXPECT_FALSE(r.start);
+  EXPECT_EQ(r.block, SyncBlock::not_primary);
+  EXPECT_EQ(r.reason, "skipped as secondary");
+}
+
+TEST(ScheduleTest, RunningSyncBlocksAutomaticSync) {
+  auto c = primary_ctx(5000);
+  c.running = true;
+  EXPECT_EQ(check_automatic_sync(c).block, SyncBlock::running);
+}
+
+TEST(ScheduleTest, CooldownWinsOverAShortInterval) {
+  auto c = primary_ctx(200);
+  c.policy.interval = 60;
+  auto r = check_automatic_sync(c);
+  EXPECT_FALSE(r.start);
+  EXPECT_EQ(r.block, SyncBlock::cooldown);
+  EXPECT_DOUBLE_EQ(r.wait, 100);
+  EXPECT_EQ(r.reason, "skipped for cooldown (100 s left)");
+}
+
+TEST(ScheduleTest, FirstInstanceSyncsAfterStartupDelayIfCooldownPassed) {
+  auto early = check_automatic_sync(primary_ctx(400, 1, true));
+  EXPECT_FALSE(early.start);
+  EXPECT_DOUBLE_EQ(early.wait, 1);
+  auto on_time = check_automatic_sync(primary_ctx(400, 2, true));
+  EXPECT_TRUE(on_time.start);
+  EXPECT_TRUE(on_time.startup_decided);
+}
+
+TEST(ScheduleTest, FirstInstanceWithinCooldownWaitsForTheSchedule) {
+  auto r = check_automatic_sync(primary_ctx(100, 2, true));
+  EXPECT_FALSE(r.start);
+  EXPECT_TRUE(r.startup_decided);
+  EXPECT_EQ(r.block, SyncBlock::cooldown);
+  EXPECT_DOUBLE_EQ(r.wait, 800);  // due at last + interval
+}
+
+TEST(ScheduleTest, NeverSyncedSyncsAfterStartupDelay) {
+  EXPECT_FALSE(check_automatic_sync(primary_ctx(std::nullopt, 1)).start);
+  EXPECT_TRUE(check_automatic_sync(primary_ctx(std::nullopt, 2)).start);
+}
+
+TEST(ScheduleTest, TakeoverKeepsTheSchedule) {
+  // A new primary by takeover has no start-up sync pending: with the last sync
+  // 400 s ago (cooldown over) it still waits for last + interval.
+  auto r = check_automatic_sync(primary_ctx(400, 3600, false));
+  EXPECT_FALSE(r.start);
+  EXPECT_EQ(r.block, SyncBlock::not_due);
+  EXPECT_DOUBLE_EQ(r.wait, 500);
+}
+
+TEST(SyncClockTest, ElapsedFollowsBoottimeAfterFirstSight) {
+  FakeClock c;
+  SyncClock sc;
+  const double stamp = c.wall() - 100;
+  EXPECT_DOUBLE_EQ(sc.since(stamp, c.wall(), c.boottime()), 100);
+  c.advance(50);
+  EXPECT_DOUBLE_EQ(sc.since(stamp, c.wall(), c.boottime()), 150);
+}
+
+TEST(SyncClockTest, ForwardWallJumpOfAnHourCannotSkipTheCooldown) {
+  FakeClock c;
+  SyncClock sc;
+  const double stamp = c.wall();  // a sync just started
+  sc.since(stamp, c.wall(), c.boottime());
+  c.advance(10);
+  c.jump_wall(3600);
+  double elapsed = sc.since(stamp, c.wall(), c.boottime());
+  EXPECT_DOUBLE_EQ(elapsed, 10);
+  auto r = check_automatic_sync(primary_ctx(elapsed));
+  EXPECT_EQ(r.block, SyncBlock::cooldown);
+  c.advance(290);
+  EXPECT_DOUBLE_EQ(sc.since(stamp, c.wall(), c.boottime()), 300);
+}
+
+TEST(SyncClockTest, BackwardWallJumpOfAnHourCannotStallTheSchedule) {
+  FakeClock c;
+  SyncClock sc;
+  State s;
+  s.last_sync_time = c.wall() - 600;  // ten minutes ago
+  sc.since(s.last_sync_time, c.wall(), c.boottime());
+  c.jump_wall(-3600);
+  c.advance(300);
+  // The stamp now lies in the future: it is re-stamped so that the schedule
+  // holds (due 900 s after the real start, i.e. now).
+  EXPECT_TRUE(restamp_last_sync(s, sc, c.wall(), c.boottime()));
+  EXPECT_DOUBLE_EQ(s.last_sync_time, c.wall() - 900);
+  EXPECT_TRUE(
+      check_automatic_sync(primary_ctx(sc.since(s.last_sync_time, c.wall(), c.boottime()))).start);
+  EXPECT_FALSE(restamp_last_sync(s, sc, c.wall(), c.boottime()));
+}
+
+TEST(SyncClockTest, StampInTheFutureSeenFirstTimeCountsFromNow) {
+  FakeClock c;
+  SyncClock sc;
+  State s;
+  s.last_sync_time = c.wall() + 3600;
+  EXPECT_TRUE(restamp_last_sync(s, sc, c.wall(), c.boottime()));
+  EXPECT_DOUBLE_EQ(s.last_sync_time, c.wall());
+  c.advance(900);
+  EXPECT_DOUBLE_EQ(sc.since(s.last_sync_time, c.wall(), c.boottime()), 900);
+}
+
+TEST(SyncClockTest, SuspendCountsTowardsTheSchedule) {
+  FakeClock c;
+  SyncClock sc;
+  const double stamp = c.wall();
+  sc.since(stamp, c.wall(), c.boottime());
+  c.suspend(8 * 3600);
+  EXPECT_TRUE(check_automatic_sync(primary_ctx(sc.since(stamp, c.wall(), c.boottime()))).start);
+}
+
+TEST(RunningSyncTest, ActiveWhileOwnerLivesAndWithinTimeout) {
+  FakeProbe probe;
+  State s;
+  auto id = identity("a", 10, 1);
+  probe.table[10] = id.host_start_ticks;
+  s.instances["a"] = to_record(id, 1, false);
+  s.running_sync = SyncRecord{"a", 0, 10};
+  EXPECT_TRUE(running_sync_active(s, here(), probe, 100, policy()).active);
+  auto over = running_sync_active(s, here(), probe, 661, policy());
+  EXPECT_FALSE(over.active);
+  EXPECT_EQ(over.outcome, SyncOutcome::timed_out);
+}
+
+TEST(RunningSyncTest, OverWhenTheOwnerDied) {
+  FakeProbe probe;
+  State s;
+  s.instances["a"] = to_record(identity("a", 10, 1), 1, false);
+  s.running_sync = SyncRecord{"a", 0, 10};
+  auto v = running_sync_active(s, here(), probe, 1, policy());
+  EXPECT_FALSE(v.active);
+  EXPECT_EQ(v.outcome, SyncOutcome::cancelled);
+}
+
+TEST(RunningSyncTest, RemoteOwnerIsTrustedUntilTheTimeout) {
+  FakeProbe probe;
+  State s;
+  s.instances["a"] = to_record(identity("a", 10, 1, HostFacts{"laptop", "x"}), 1, false);
+  s.running_sync = SyncRecord{"a", 0, 10};
+  EXPECT_TRUE(running_sync_active(s, here(), probe, 600, policy()).active);
+}
+
+}  // namespace
+}  // namespace himalaya::coordinator

@@ -1,0 +1,261 @@
+#include "coordinator/state_file.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "test_support.h"
+
+namespace himalaya::coordinator {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::slurp;
+using testing::spit;
+using testing::TempDir;
+
+mode_t mode_of(const fs::path& p) {
+  struct stat st {};
+  ::lstat(p.c_str(), &st);
+  return st.st_mode & 07777;
+}
+
+int count_corrupt(const fs::path& dir) {
+  int n = 0;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    n += e.path().filename().string().find(".corrupt-") != std::string::npos;
+  }
+  return n;
+}
+
+TEST(StateFileTest, MissingFileReadsEmptyAndUpdateCreatesDirectoriesAndFile) {
+  TempDir tmp;
+  fs::path file = tmp.path() / "a" / "b" / "sync_coordinator.json";
+  StateFile sf(file);
+  auto r = sf.read();
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r.value().primary);
+
+  auto u = sf.update([](State& s) {
+    s.last_sync_instance = "me";
+    return true;
+  });
+  ASSERT_TRUE(u.ok()) << u.error().message;
+  EXPECT_TRUE(u.value().written);
+  EXPECT_EQ(mode_of(tmp.path() / "a"), 0700u);
+  EXPECT_EQ(mode_of(tmp.path() / "a" / "b"), 0700u);
+  EXPECT_EQ(mode_of(file), 0600u);
+  EXPECT_EQ(mode_of(sf.lock_path()), 0600u);
+  auto back = sf.read();
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back.value().last_sync_instance, "me");
+  EXPECT_GT(back.value().created, 0);
+  EXPECT_GT(back.value().last_modified, 0);
+}
+
+TEST(StateFileTest, NoWriteWhenMutationSaysSo) {
+  TempDir tmp;
+  StateFile sf(tmp.path() / "s.json");
+  auto u = sf.update([](State&) { return false; });
+  ASSERT_TRUE(u.ok());
+  EXPECT_FALSE(u.value().written);
+  EXPECT_FALSE(fs::exists(tmp.path() / "s.json"));
+}
+
+TEST(StateFileTest, ExistingFileModeIsRepairedTo0600) {
+  TempDir tmp;
+  fs::path file = tmp.path() / "s.json";
+  spit(file, "{}");
+  ::chmod(file.c_str(), 0644);
+  StateFile sf(file);
+  ASSERT_TRUE(sf.update([](State&) { return true; }).ok());
+  EXPECT_EQ(mode_of(file), 0600u);
+}
+
+struct CorruptCase {
+  const char* name;
+  std::string text;
+};
+
+class CorruptFileTest : public ::testing::TestWithParam<CorruptCase> {};
+
+TEST_P(CorruptFileTest, IsMovedAsideAndRebuilt) {
+  TempDir tmp;
+  fs::path file = tmp.path() / "sync_coordinator.json";
+  spit(file, GetParam().text);
+  StateFile sf(file);
+  auto r = sf.read();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, Error::Kind::corrupt);
+
+  auto u = sf.update([](State& s) {
+    EXPECT_FALSE(s.primary);
+    return false;  // even so, the rebuilt file is written
+  });
+  ASSERT_TRUE(u.ok()) << u.error().message;
+  EXPECT_TRUE(u.value().written);
+  ASSERT_TRUE(u.value().moved_aside);
+  EXPECT_NE(u.value().moved_aside->filename().string().find("sync_coordinator.json.corrupt-"),
+            std::string::npos);
+  EXPECT_EQ(slurp(*u.value().moved_aside), GetParam().text);
+  EXPECT_TRUE(sf.read().ok());
+  EXPECT_EQ(count_corrupt(tmp.path()), 1);
+}
+
+std::string random_bytes() {
+  std::string s(4096, '\0');
+  unsigned x = 12345;
+  for (char& c : s) {
+    x = x * 1103515245 + 12345;
+    c = static_cast<char>(x >> 16);
+  }
+  return s;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, CorruptFileTest,
+    ::testing::Values(CorruptCase{"empty", ""}, CorruptCase{"random", random_bytes()},
+                      CorruptCase{"wrong_types", R"({"primary":{"instance_id":[1]}})"},
+                      CorruptCase{"truncated", R"({"version":2,"primary":{"instance_id":"nv)"},
+                      CorruptCase{"oversized", "{\"pad\":\"" + std::string(10 << 20, 'x') + "\"}"}),
+    [](const ::testing::TestParamInfo<CorruptCase>& p) { return std::string(p.param.name); });
+
+TEST(StateFileTest, TwoCorruptionsInOneSecondKeepBothCopies) {
+  TempDir tmp;
+  fs::path file = tmp.path() / "s.json";
+  auto clock = std::make_shared<FakeClock>();
+  StateFile sf(file, StateFile::Options{}, clock);
+  spit(file, "garbage 1");
+  ASSERT_TRUE(sf.update([](State&) { return false; }).ok());
+  spit(file, "garbage 2");
+  ASSERT_TRUE(sf.update([](State&) { return false; }).ok());
+  EXPECT_EQ(count_corrupt(tmp.path()), 2);
+}
+
+TEST(StateFileTest, SymlinkStateFileIsRefused) {
+  TempDir tmp;
+  fs::path target = tmp.path() / "elsewhere.json";
+  spit(target, "{}");
+  fs::path file = tmp.path() / "s.json";
+  fs::create_symlink(target, file);
+  StateFile sf(file);
+  auto r = sf.read();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, Error::Kind::refused);
+  EXPECT_NE(r.error().message.find("symbolic link"), std::string::npos);
+  auto u = sf.update([](State&) { return true; });
+  ASSERT_FALSE(u.ok());
+  EXPECT_EQ(u.error().kind, Error::Kind::refused);
+  EXPECT_EQ(slurp(target), "{}");  // untouched
+  EXPECT_TRUE(fs::is_symlink(file));
+}
+
+TEST(StateFileTest, SymlinkLockFileIsRefused) {
+  TempDir tmp;
+  fs::path file = tmp.path() / "s.json";
+  spit(tmp.path() / "other", "");
+  fs::create_symlink(tmp.path() / "other", tmp.path() / "s.json.lock");
+  StateFile sf(file);
+  auto u = sf.update([](State&) { return true; });
+  ASSERT_FALSE(u.ok());
+  EXPECT_EQ(u.error().kind, Error::Kind::refused);
+}
+
+TEST(StateFileTest, FileOwnedByAnotherUserIsRefused) {
+  if (::geteuid() != 0) {
+    GTEST_SKIP() << "needs root to chown";
+  }
+  TempDir tmp;
+  fs::path file = tmp.path() / "s.json";
+  spit(file, "{}");
+  ASSERT_EQ(::chown(file.c_str(), 65534, 65534), 0);
+  StateFile sf(file);
+  auto r = sf.read();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, Error::Kind::refused);
+  EXPECT_NE(r.error().message.find("owned by uid 65534"), std::string::npos);
+  auto u = sf.update([](State&) { return true; });
+  ASSERT_FALSE(u.ok());
+  EXPECT_EQ(u.error().kind, Error::Kind::refused);
+  EXPECT_EQ(slurp(file), "{}");
+}
+
+TEST(StateFileTest, DirectoryAsStateFileIsRefused) {
+  TempDir tmp;
+  fs::create_directory(tmp.path() / "s.json");
+  StateFile sf(tmp.path() / "s.json");
+  auto r = sf.read();
+  EXPECT_FALSE(r.ok());
+}
+
+TEST(StateFileTest, LockWaitIsBounded) {
+  TempDir tmp;
+  fs::path file = tmp.path() / "s.json";
+  StateFile sf(file, StateFile::Options{1 << 20, 0.2}, nullptr);
+  ASSERT_TRUE(sf.update([](State&) { return true; }).ok());
+  int fd = ::open(sf.lock_path().c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX), 0);
+  auto start = std::chrono::steady_clock::now();
+  auto u = sf.update([](State&) { return true; });
+  double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_FALSE(u.ok());
+  EXPECT_EQ(u.error().kind, Error::Kind::lock_timeout);
+  EXPECT_GE(waited, 0.19);
+  EXPECT_LT(waited, 2.0);
+  ::close(fd);
+  EXPECT_TRUE(sf.update([](State&) { return true; }).ok());
+}
+
+TEST(StateFileTest, UpdatesAreSerialisedAcrossThreads) {
+  TempDir tmp;
+  fs::path file = tmp.path() / "s.json";
+  auto worker = [&] {
+    StateFile sf(file);  // one StateFile per thread, like one per process
+    for (int i = 0; i < 200; ++i) {
+      auto u = sf.update([](State& s) {
+        auto it = s.extra.find("counter");
+        long n = it == s.extra.end() ? 0 : std::stol(it->second);
+        s.extra["counter"] = std::to_string(n + 1);
+        return true;
+      });
+      ASSERT_TRUE(u.ok()) << u.error().message;
+    }
+  };
+  std::thread a(worker), b(worker);
+  a.join();
+  b.join();
+  auto r = StateFile(file).read();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.value().extra.at("counter"), "400");
+}
+
+TEST(StateFileTest, DoorbellTouchesLockFileOnlyWhenLeaseChanges) {
+  TempDir tmp;
+  StateFile sf(tmp.path() / "s.json");
+  ASSERT_TRUE(sf.update([](State&) { return true; }).ok());
+  auto mtime = [&] {
+    struct stat st {};
+    ::stat(sf.lock_path().c_str(), &st);
+    return st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+  };
+  auto t0 = mtime();
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(sf.update([](State& s) {
+                  s.last_sync_time = 5;
+                  return true;
+                }).ok());
+  EXPECT_EQ(mtime(), t0);
+  ASSERT_TRUE(sf.update([](State& s) {
+                  s.primary = Lease{"nvim_1_1", 1, 1, ""};
+                  return true;
+                }).ok());
+  EXPECT_GT(mtime(), t0);
+}
+
+}  // namespace
+}  // namespace himalaya::coordinator

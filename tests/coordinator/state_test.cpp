@@ -1,0 +1,138 @@
+#include "coordinator/state.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+namespace himalaya::coordinator {
+namespace {
+
+TEST(StateTest, ReadsTheOriginalLuaPluginFile) {
+  // What the Lua coordinator writes: version as a string, integer times,
+  // last_sync_time 0 for never, no instances.
+  auto r = parse_state(
+      R"({"version":"1.0","created":1704123456,"last_modified":1704123460,"last_sync_time":0,)"
+      R"("primary":{"instance_id":"nvim_1704123456_7890","last_heartbeat":1704123460,"pid":7890}})");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r.value().last_sync_time, 0);
+  ASSERT_TRUE(r.value().primary);
+  EXPECT_EQ(r.value().primary->instance_id, "nvim_1704123456_7890");
+  EXPECT_EQ(r.value().primary->pid, 7890);
+  EXPECT_TRUE(r.value().instances.empty());
+}
+
+TEST(StateTest, RoundTripsEveryField) {
+  State s;
+  s.created = 1.5;
+  s.last_modified = 2.25;
+  s.last_sync_time = 1700000000.125;
+  s.last_sync_instance = "nvim_1_2";
+  s.primary = Lease{"nvim_1_2", 1700000001.5, 2, "0.7.2"};
+  InstanceRecord r;
+  r.instance_id = "nvim_1_2";
+  r.hostname = "box";
+  r.boot_id = "b";
+  r.nvim_pid = 2;
+  r.nvim_start_ticks = 123456789012345ULL;
+  r.host_pid = 3;
+  r.host_start_ticks = 4;
+  r.started_at = 1.0;
+  r.last_heartbeat = 5.5;
+  r.nvim_version = "0.7.2";
+  r.released = true;
+  s.instances[r.instance_id] = r;
+  s.running_sync = SyncRecord{"nvim_1_2", 7.5, 3};
+  s.last_result = SyncResult{"nvim_1_2", 6, 7, SyncOutcome::timed_out, "took too long"};
+  s.extra["future_key"] = R"({"a":[1,2]})";
+
+  const std::string text = serialize_state(s);
+  auto back = parse_state(text);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  const State& t = back.value();
+  EXPECT_EQ(t.last_sync_time, s.last_sync_time);
+  EXPECT_EQ(t.primary->last_heartbeat, 1700000001.5);
+  EXPECT_EQ(t.instances.at("nvim_1_2").nvim_start_ticks, 123456789012345ULL);
+  EXPECT_TRUE(t.instances.at("nvim_1_2").released);
+  EXPECT_EQ(t.running_sync->pid, 3);
+  EXPECT_EQ(t.last_result->outcome, SyncOutcome::timed_out);
+  EXPECT_EQ(t.last_result->message, "took too long");
+  EXPECT_EQ(t.extra.at("future_key"), R"({"a":[1,2]})");
+  EXPECT_EQ(serialize_state(t), text);
+}
+
+TEST(StateTest, KeysAreSortedAndLuaKeysPresent) {
+  State s;
+  s.primary = Lease{"nvim_1_2", 3, 2, "v"};
+  const std::string text = serialize_state(s);
+  EXPECT_LT(text.find("\"created\""), text.find("\"instances\""));
+  EXPECT_LT(text.find("\"instances\""), text.find("\"last_modified\""));
+  EXPECT_LT(text.find("\"last_sync_time\""), text.find("\"primary\""));
+  EXPECT_LT(text.find("\"primary\""), text.find("\"version\""));
+  EXPECT_NE(text.find("\"nvim_version\""), std::string::npos);
+}
+
+TEST(StateTest, InvalidUtf8IsReplacedNotThrown) {
+  State s;
+  s.last_result = SyncResult{"x", 1, 2, SyncOutcome::failed, std::string("bad \xff\xfe bytes")};
+  std::string text;
+  EXPECT_NO_THROW(text = serialize_state(s));
+  EXPECT_TRUE(parse_state(text).ok());
+}
+
+TEST(StateTest, CorruptInputsAreErrorsNeverThrows) {
+  const char* cases[] = {
+      "",
+      "   ",
+      "{",
+      "[]",
+      "42",
+      "null",
+      R"({"last_sync_time":"yesterday"})",
+      R"({"primary":"nvim_1_2"})",
+      R"({"primary":{"instance_id":5}})",
+      R"({"primary":{"last_heartbeat":1}})",
+      R"({"instances":[]})",
+      R"({"instances":{"a":{"instance_id":"b"}}})",
+      R"({"instances":{"a":{"instance_id":"a","host_pid":-4}}})",
+      R"({"instances":{"a":{"instance_id":"a","host_start_ticks":1.5}}})",
+      R"({"instances":{"a":{"instance_id":"a","released":"no"}}})",
+      R"({"running_sync":{"started":"now"}})",
+      R"({"last_result":{"outcome":"maybe"}})",
+      R"({"version":[1]})",
+      R"({"last_sync_time":1e999})",
+      "{\"created\":1,\"primary\":{\"instance_id\":\"nvim_1",  // truncated
+  };
+  for (const char* text : cases) {
+    Result<State> r = State{};
+    EXPECT_NO_THROW(r = parse_state(text)) << text;
+    EXPECT_FALSE(r.ok()) << text;
+    if (!r.ok()) {
+      EXPECT_EQ(r.error().kind, Error::Kind::corrupt);
+    }
+  }
+}
+
+TEST(StateTest, RandomBytesAndDeepNestingNeverCrash) {
+  std::mt19937 rng(7);
+  for (int i = 0; i < 2000; ++i) {
+    std::string text(rng() % 300, '\0');
+    for (char& c : text) {
+      c = static_cast<char>(rng() % 256);
+    }
+    EXPECT_NO_THROW(parse_state(text));
+  }
+  std::string deep(200000, '[');
+  EXPECT_FALSE(parse_state(deep).ok());
+  std::string nested = std::string(100000, '[') + std::string(100000, ']');
+  EXPECT_FALSE(parse_state(nested).ok());
+}
+
+TEST(StateTest, NullsMeanAbsent) {
+  auto r = parse_state(R"({"primary":null,"last_sync_time":null,"running_sync":null})");
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r.value().primary);
+  EXPECT_FALSE(r.value().running_sync);
+}
+
+}  // namespace
+}  // namespace himalaya::coordinator
