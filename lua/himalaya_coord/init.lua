@@ -214,6 +214,10 @@ start_host = function(resolved)
   local argv = { binary, '--config', vim.fn.json_encode(host_config(resolved)) }
   local ok, job = pcall(vim.fn.jobstart, argv, {
     rpc = true,
+    -- Its own session: Neovim's exit does not wait for the host (which hands
+    -- over and exits on VimLeavePre and on EOF by itself), and Ctrl-Z stops
+    -- Neovim but not the host, which then releases the primary role.
+    detach = true,
     on_stderr = function(id, data)
       if id == state.job then
         remember_stderr(data)
