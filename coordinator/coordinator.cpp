@@ -392,6 +392,18 @@ class Coordinator::Impl {
       return due;
     }
     if (role_ != Role::primary) {
+      // A secondary never syncs automatically. At each fleet due time it
+      // notes that decision, so every instance's log tells what it decided.
+      if (state_.last_sync_time > 0) {
+        const double since = last_sync_clock_.peek(state_.last_sync_time, wall, boot);
+        if (since < config_.interval) {
+          due.wait = config_.interval - since;
+        } else {
+          due.reason = "skipped as secondary: " + (state_.primary
+                                                       ? state_.primary->instance_id + " is primary"
+                                                       : std::string("waiting for a primary"));
+        }
+      }
       return due;
     }
     SyncContext ctx;

@@ -218,6 +218,61 @@ TEST_F(CoordinatorTest, ManualSyncIgnoresRoleAndCooldownButNotARunningSync) {
   a->end_sync(SyncOutcome::ok, "");
 }
 
+bool any_contains(const std::vector<std::string>& lines, const std::string& part) {
+  for (const auto& line : lines) {
+    if (line.find(part) != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Every sync decision reaches Events::debug, which the host logs (and shows
+// in debug mode): started, skipped as secondary, skipped for cooldown with the
+// seconds left, and skipped because a sync runs elsewhere.
+TEST_F(CoordinatorTest, EverySyncDecisionIsReported) {
+  Config c = config();
+  c.interval = 0.6;
+  c.sync_cooldown = 0.4;
+  Recorder ra, rb;
+  auto a = make("nvim_1_1", ra, c, 1);
+  auto b = make("nvim_2_2", rb, c, 2);
+  int syncs = 0;
+  ra.on_due = [&] {
+    if (a->begin_sync(SyncTrigger::automatic).granted) {
+      ++syncs;
+      a->end_sync(SyncOutcome::ok, "");
+    }
+  };
+  a->start();
+  b->start();
+  ASSERT_EQ(a->role(), Role::primary);
+  ASSERT_EQ(b->role(), Role::secondary);
+  ASSERT_TRUE(run_until(
+      io_, [&] { return syncs == 2; }, 10));
+  EXPECT_TRUE(any_contains(ra.debugs, "sync started: ")) << ::testing::PrintToString(ra.debugs);
+  // The secondary notes its decision when the fleet's sync comes due.
+  ASSERT_TRUE(run_until(
+      io_, [&] { return any_contains(rb.debugs, "skipped as secondary: nvim_1_1 is primary"); }, 5))
+      << ::testing::PrintToString(rb.debugs);
+  EXPECT_EQ(rb.sync_due, 0);
+
+  // Right after a sync the cooldown refuses an automatic one, saying how long is left.
+  auto manual = b->begin_sync(SyncTrigger::manual);
+  ASSERT_TRUE(manual.granted) << manual.reason;
+  auto elsewhere = a->begin_sync(SyncTrigger::automatic);
+  EXPECT_FALSE(elsewhere.granted);
+  EXPECT_TRUE(
+      any_contains(ra.debugs, "sync not started: a sync is already running (started by nvim_2_2)"))
+      << ::testing::PrintToString(ra.debugs);
+  b->end_sync(SyncOutcome::ok, "");
+  auto cooled = a->begin_sync(SyncTrigger::automatic);
+  EXPECT_FALSE(cooled.granted);
+  EXPECT_TRUE(any_contains(ra.debugs, "sync not started: skipped for cooldown ("))
+      << ::testing::PrintToString(ra.debugs);
+  EXPECT_TRUE(any_contains(ra.debugs, " left)")) << ::testing::PrintToString(ra.debugs);
+}
+
 TEST_F(CoordinatorTest, TakeoverKeepsTheScheduleAndAddsNoSync) {
   Config c = config();
   c.interval = 1.0;
