@@ -88,7 +88,7 @@ SyncCheck check_automatic_sync(const SyncContext& ctx) {
   const double since = *ctx.since_last;
   if (since < p.sync_cooldown) {
     SyncCheck c =
-        blocked(SyncBlock::cooldown, std::max(p.interval, p.sync_cooldown) - since,
+        blocked(SyncBlock::cooldown, (since < p.interval ? p.interval : p.sync_cooldown) - since,
                 "skipped for cooldown (" + seconds_text(p.sync_cooldown - since) + " left)");
     c.startup_decided = check.startup_decided;
     return c;

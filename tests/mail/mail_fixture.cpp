@@ -1,0 +1,311 @@
+#include "tests/mail/mail_fixture.h"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <sstream>
+
+namespace himalaya::mail {
+namespace {
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
+std::string lua_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'' || c == '\\') {
+      out += '\\';
+    }
+    out += c;
+  }
+  return out + "'";
+}
+
+std::string lua_number(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.17g", value);
+  return text;
+}
+
+// Runs a shell command; returns its exit status and its combined output.
+int run(const std::string& command, std::string& output) {
+  output.clear();
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) {
+    output = "popen failed";
+    return -1;
+  }
+  char buf[4096];
+  std::size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) {
+    output.append(buf, n);
+  }
+  int status = ::pclose(pipe);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string script(const std::string& action, const std::filesystem::path& dir) {
+  return shell_quote(MAILSERVER_SCRIPT) + " " + action + " " + shell_quote(dir.string());
+}
+
+// "2026-11-24 17:14:46.653671 ..." (log_timestamp in scripts/mailserver.sh).
+std::optional<double> log_time(const std::string& line) {
+  std::tm tm{};
+  int usecs = 0;
+  if (std::sscanf(line.c_str(), "%d-%d-%d %d:%d:%d.%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &usecs) != 7) {
+    return std::nullopt;
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  tm.tm_isdst = -1;
+  return static_cast<double>(std::mktime(&tm)) + usecs / 1e6;
+}
+
+// The text between `open` and the next `close` after it, or "".
+std::string between(const std::string& line, const std::string& open, char close) {
+  std::size_t start = line.find(open);
+  if (start == std::string::npos) {
+    return {};
+  }
+  start += open.size();
+  std::size_t end = line.find(close, start);
+  return end == std::string::npos ? std::string() : line.substr(start, end - start);
+}
+
+}  // namespace
+
+double wall_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+MailServer::MailServer() {
+  std::string pattern = (std::filesystem::temp_directory_path() / "himalaya-mail-XXXXXX").string();
+  std::vector<char> buf(pattern.begin(), pattern.end());
+  buf.push_back('\0');
+  if (::mkdtemp(buf.data()) == nullptr) {
+    throw std::runtime_error("mkdtemp failed");
+  }
+  dir_ = buf.data();
+  std::string output;
+  int status = run(script("start", dir_), output);
+  if (status == 2) {
+    start_error_ = output;
+    return;
+  }
+  std::istringstream lines(output);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind("PORT=", 0) == 0) {
+      port_ = std::stoi(line.substr(5));
+    } else if (line.rfind("MBSYNCRC=", 0) == 0) {
+      mbsyncrc_ = line.substr(9);
+    }
+  }
+  running_ = status == 0 && port_ > 0 && !mbsyncrc_.empty();
+  if (!running_) {
+    // Not "Dovecot cannot start": the script itself failed. That is a bug.
+    ADD_FAILURE() << "mailserver.sh start exited " << status << ":\n" << output;
+    start_error_ = output;
+  }
+}
+
+MailServer::~MailServer() {
+  stop();
+  if (std::getenv("HIMALAYA_KEEP_TEST_DIRS") == nullptr) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+}
+
+bool MailServer::stop() {
+  std::string output;
+  int status = run(script("stop", dir_), output);
+  running_ = false;
+  if (status != 0) {
+    ADD_FAILURE() << "mailserver.sh stop exited " << status << ":\n" << output;
+    return false;
+  }
+  return true;
+}
+
+void MailServer::deliver(const std::string& subject) const {
+  std::string output;
+  int status = run(script("deliver", dir_) + " " + shell_quote(subject), output);
+  ASSERT_EQ(status, 0) << output;
+}
+
+bool MailServer::delivered_locally(const std::string& subject) const {
+  const std::string header = "Subject: " + subject + "\n";
+  for (const char* sub : {"new", "cur"}) {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(local_inbox() / sub, ec)) {
+      std::ifstream in(entry.path());
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (text.find(header) != std::string::npos) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+std::vector<Session> MailServer::sessions() const {
+  std::ifstream in(dir_ / "dovecot.log");
+  std::vector<Session> out;
+  std::map<std::string, std::size_t> by_id;
+  std::string line;
+  while (std::getline(in, line)) {
+    auto time = log_time(line);
+    if (!time) {
+      continue;
+    }
+    if (line.find("imap-login: Info: Login: user=<alice>") != std::string::npos) {
+      Session s;
+      s.id = between(line, "session=<", '>');
+      s.login = *time;
+      by_id[s.id] = out.size();
+      out.push_back(s);
+    } else if (line.find(" imap(alice)<") != std::string::npos &&
+               (line.find(": Info: Disconnected") != std::string::npos ||
+                line.find(": Info: Connection closed") != std::string::npos)) {
+      // "imap(alice)<PID><SESSION>: Info: Disconnected: Logged out ...", or
+      // "... Info: Connection closed: ..." when the client went away without
+      // logging out.
+      std::string prefix = between(line, " imap(alice)<", ':');
+      std::size_t open = prefix.find("><");
+      if (open != std::string::npos) {
+        std::string id = prefix.substr(open + 2);
+        if (!id.empty() && id.back() == '>') {
+          id.pop_back();
+        }
+        auto it = by_id.find(id);
+        if (it != by_id.end()) {
+          out[it->second].logout = *time;
+          out[it->second].end = line.substr(line.find(": Info: ") + 8);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+bool Fleet::start(int count, const std::string& mbsyncrc, const FleetOptions& o) {
+  const std::string command = "{'mbsync', '-c', " + lua_quote(mbsyncrc) + ", '-a'}";
+  for (int i = 0; i < count; ++i) {
+    homes_.push_back(std::make_unique<e2e::TestHome>());
+    const e2e::TestHome& home = *homes_.back();
+    home.write_init(
+        "require('himalaya_coord').setup({\n"
+        "  binary = " +
+        lua_quote(HIMALAYA_HOST_BINARY) + ",\n  state_file = " + lua_quote(state_file().string()) +
+        ",\n  log_file = " + lua_quote(home.log_file().string()) +
+        ",\n  sync = {\n    auto_sync = true,\n    interval = " + lua_number(o.interval) +
+        ",\n    startup_delay = " + lua_number(o.startup_delay) + ",\n    command = " + command +
+        ",\n    timeout = " + lua_number(o.timeout) +
+        ",\n    lock_file = " + lua_quote((shared_.dir / "mbsync.lock").string()) +
+        ",\n    coordination = {\n      enabled = true,\n      heartbeat_interval = " +
+        lua_number(o.heartbeat_interval) +
+        ",\n      takeover_threshold = " + lua_number(o.takeover_threshold) +
+        ",\n      sync_cooldown = " + lua_number(o.sync_cooldown) + ",\n    },\n  },\n})\n");
+    nvims_.push_back(std::make_unique<e2e::NvimProcess>(home));
+    alive_.push_back(true);
+  }
+  for (std::size_t i = 0; i < nvims_.size(); ++i) {
+    if (!nvims_[i]->lua_bool("return require('himalaya_coord').wait_ready(10000)", 15s)) {
+      ADD_FAILURE() << "nvim" << i + 1 << ": the host did not become ready";
+      return false;
+    }
+    host_pids_.push_back(static_cast<pid_t>(
+        nvims_[i]->lua_int("return vim.fn.jobpid(require('himalaya_coord').host_job())")));
+  }
+  return true;
+}
+
+void Fleet::stop() {
+  nvims_.clear();  // SIGKILLs each Neovim's process group and reaps it
+  for (pid_t host : host_pids_) {
+    if (host > 0) {
+      EXPECT_TRUE(e2e::wait_until([&] { return e2e::process_gone(host); }, 5s))
+          << "host " << host << " is still running";
+    }
+  }
+  host_pids_.clear();
+}
+
+std::string Fleet::role(std::size_t i) {
+  return nvim(i).lua_string(
+      "local s, err = require('himalaya_coord').status(2000) "
+      "return s and s.instance and s.instance.role or ('error: ' .. tostring(err))",
+      5s);
+}
+
+std::optional<std::size_t> Fleet::primary() {
+  std::optional<std::size_t> found;
+  int count = 0;
+  for (std::size_t i = 0; i < size(); ++i) {
+    if (alive(i) && role(i) == "Primary Coordinator") {
+      found = i;
+      ++count;
+    }
+  }
+  return count == 1 ? found : std::nullopt;
+}
+
+std::vector<pid_t> processes_matching(const std::string& needle) {
+  std::vector<pid_t> out;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) {
+      continue;
+    }
+    std::ifstream in(entry.path() / "cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (cmdline.find(needle) != std::string::npos &&
+        !e2e::process_gone(static_cast<pid_t>(std::stoi(name)))) {
+      out.push_back(static_cast<pid_t>(std::stoi(name)));
+    }
+  }
+  return out;
+}
+
+std::string describe(const std::vector<Session>& sessions) {
+  std::ostringstream out;
+  out.setf(std::ios::fixed);
+  out.precision(3);
+  double origin = sessions.empty() ? 0 : sessions.front().login;
+  for (const auto& s : sessions) {
+    out << "  login " << (s.login - origin) << " .. ";
+    if (s.logout) {
+      out << (*s.logout - origin);
+    } else {
+      out << "(open)";
+    }
+    out << "  session " << s.id;
+    if (s.end.rfind("Disconnected: Logged out", 0) != 0) {
+      out << "  [" << s.end << "]";
+    }
+    out << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace himalaya::mail

@@ -1,0 +1,117 @@
+// A real mail stack for end-to-end tests: Dovecot on loopback (started and
+// stopped by scripts/mailserver.sh), mbsync as the sync command, and a fleet
+// of real headless Neovims that share one state file and one lock file.
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tests/e2e/nvim_process.h"
+
+namespace himalaya::mail {
+
+using namespace std::chrono_literals;
+
+// One IMAP session of alice, from Dovecot's log. Times are the log's own
+// timestamps (microseconds, local time) as seconds since the epoch.
+struct Session {
+  std::string id;
+  double login = 0;
+  std::optional<double> logout;
+  std::string end;  // how it ended, from the log ("Disconnected: Logged out ...")
+};
+
+// A private Dovecot with everything in a fresh temporary directory. The
+// constructor starts it; the destructor always stops it and removes the
+// directory. If Dovecot cannot start at all, running() is false and
+// start_error() says why.
+class MailServer {
+ public:
+  MailServer();
+  ~MailServer();
+  MailServer(const MailServer&) = delete;
+  MailServer& operator=(const MailServer&) = delete;
+
+  bool running() const { return running_; }
+  const std::string& start_error() const { return start_error_; }
+  int port() const { return port_; }
+  const std::filesystem::path& dir() const { return dir_; }
+  const std::string& mbsyncrc() const { return mbsyncrc_; }
+  // mbsync's local copy of alice's INBOX.
+  std::filesystem::path local_inbox() const { return dir_ / "Mail/INBOX"; }
+
+  // Drops a message with this subject into alice's server-side INBOX.
+  void deliver(const std::string& subject) const;
+  // True when a message with this subject is in the local INBOX (new/ or cur/).
+  bool delivered_locally(const std::string& subject) const;
+  // alice's IMAP sessions, in the order of their logins.
+  std::vector<Session> sessions() const;
+  // Stops the server (idempotent); true if it stopped cleanly.
+  bool stop();
+
+ private:
+  std::filesystem::path dir_;
+  std::string mbsyncrc_;
+  std::string start_error_;
+  int port_ = 0;
+  bool running_ = false;
+};
+
+struct FleetOptions {
+  double interval = 1.5;
+  double sync_cooldown = 1.0;
+  double heartbeat_interval = 0.1;
+  double takeover_threshold = 0.8;
+  double startup_delay = 0.2;
+  double timeout = 10;
+};
+
+// Neovims sharing the state file and lock file in one shared directory; each
+// has its own TestHome. The sync command is `mbsync -c MBSYNCRC -a`.
+class Fleet {
+ public:
+  Fleet() = default;
+  ~Fleet() { stop(); }
+  Fleet(const Fleet&) = delete;
+  Fleet& operator=(const Fleet&) = delete;
+
+  // Starts `count` Neovims and waits until every host is ready.
+  bool start(int count, const std::string& mbsyncrc, const FleetOptions& options);
+  // Kills every Neovim still running and waits until their hosts are gone.
+  void stop();
+
+  std::size_t size() const { return nvims_.size(); }
+  e2e::NvimProcess& nvim(std::size_t i) { return *nvims_.at(i); }
+  pid_t host_pid(std::size_t i) const { return host_pids_.at(i); }
+  // False once the test made it exit (:qa, a signal) and it was reaped.
+  bool alive(std::size_t i) const { return alive_.at(i); }
+  void mark_gone(std::size_t i) { alive_.at(i) = false; }
+
+  // status().instance.role of a live instance, or "error: ...".
+  std::string role(std::size_t i);
+  // The index of the one live instance whose role is primary; nothing if none
+  // or several are.
+  std::optional<std::size_t> primary();
+  std::filesystem::path state_file() const { return shared_.dir / "state/sync_coordinator.json"; }
+
+ private:
+  e2e::TestHome shared_;
+  std::vector<std::unique_ptr<e2e::TestHome>> homes_;
+  std::vector<std::unique_ptr<e2e::NvimProcess>> nvims_;
+  std::vector<pid_t> host_pids_;
+  std::vector<bool> alive_;
+};
+
+// Wall-clock seconds since the epoch (the clock of Dovecot's log).
+double wall_now();
+// Pids of running processes whose command line contains `needle`.
+std::vector<pid_t> processes_matching(const std::string& needle);
+// A printable list of sessions, relative to the first login.
+std::string describe(const std::vector<Session>& sessions);
+
+}  // namespace himalaya::mail
