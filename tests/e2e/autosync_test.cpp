@@ -39,23 +39,6 @@ constexpr int level_debug = 1;
 constexpr int level_info = 2;
 constexpr int level_warn = 3;
 
-std::string lua_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'' || c == '\\') {
-      out += '\\';
-    }
-    out += c;
-  }
-  return out + "'";
-}
-
-std::string lua_number(double value) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.17g", value);
-  return text;
-}
-
 // A duration as a short decimal, for sleep(1).
 std::string seconds_arg(double value) {
   char text[32];
@@ -65,18 +48,6 @@ std::string seconds_arg(double value) {
 
 double wall_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-std::vector<std::string> as_strings(const msgpack::object& o) {
-  std::vector<std::string> out;
-  if (o.type == msgpack::type::ARRAY) {
-    for (std::uint32_t i = 0; i < o.via.array.size; ++i) {
-      out.push_back(o.via.array.ptr[i].type == msgpack::type::STR
-                        ? o.via.array.ptr[i].as<std::string>()
-                        : std::string("<not a string>"));
-    }
-  }
-  return out;
 }
 
 std::string joined(const std::vector<std::string>& lines) {

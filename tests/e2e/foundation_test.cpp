@@ -18,18 +18,6 @@ constexpr const char* host_pid_lua =
     "local ok, pid = pcall(vim.fn.jobpid, job or -1) "
     "return ok and pid or -1";
 
-std::vector<std::string> as_strings(const msgpack::object& o) {
-  std::vector<std::string> out;
-  if (o.type == msgpack::type::ARRAY) {
-    for (std::uint32_t i = 0; i < o.via.array.size; ++i) {
-      out.push_back(o.via.array.ptr[i].type == msgpack::type::STR
-                        ? o.via.array.ptr[i].as<std::string>()
-                        : std::string("<not a string>"));
-    }
-  }
-  return out;
-}
-
 class Foundation : public ::testing::Test {
  protected:
   void start_with_setup(const std::string& extra = "") {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <boost/asio/local/stream_protocol.hpp>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -16,9 +17,7 @@
 #include "rpc/transport.h"
 
 namespace himalaya::e2e {
-namespace {
-
-std::string lua_string_literal(const std::string& s) {
+std::string lua_quote(const std::string& s) {
   std::string out = "'";
   for (char c : s) {
     if (c == '\'' || c == '\\') {
@@ -29,7 +28,23 @@ std::string lua_string_literal(const std::string& s) {
   return out + "'";
 }
 
-}  // namespace
+std::string lua_number(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.17g", value);
+  return text;
+}
+
+std::vector<std::string> as_strings(const msgpack::object& o) {
+  std::vector<std::string> out;
+  if (o.type == msgpack::type::ARRAY) {
+    for (std::uint32_t i = 0; i < o.via.array.size; ++i) {
+      out.push_back(o.via.array.ptr[i].type == msgpack::type::STR
+                        ? o.via.array.ptr[i].as<std::string>()
+                        : std::string("<not a string>"));
+    }
+  }
+  return out;
+}
 
 bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -77,14 +92,14 @@ TestHome::~TestHome() {
 
 void TestHome::write_init(const std::string& extra_lua) const {
   std::ofstream init(dir / "init.lua");
-  init << "vim.opt.runtimepath:prepend(" << lua_string_literal(HIMALAYA_SOURCE_DIR) << ")\n"
+  init << "vim.opt.runtimepath:prepend(" << lua_quote(HIMALAYA_SOURCE_DIR) << ")\n"
        << extra_lua << "\n";
 }
 
 std::string TestHome::base_options() const {
-  return "binary = " + lua_string_literal(HIMALAYA_HOST_BINARY) +
-         ", state_file = " + lua_string_literal(state_file().string()) +
-         ", log_file = " + lua_string_literal(log_file().string());
+  return "binary = " + lua_quote(HIMALAYA_HOST_BINARY) +
+         ", state_file = " + lua_quote(state_file().string()) +
+         ", log_file = " + lua_quote(log_file().string());
 }
 
 NvimProcess::NvimProcess(const TestHome& home) {

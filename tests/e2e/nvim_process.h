@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "rpc/session.h"
 
@@ -29,6 +30,15 @@ bool wait_until(const std::function<bool()>& condition, std::chrono::millisecond
 
 // True when `pid` no longer runs: no /proc entry, or a zombie nobody reaped.
 bool process_gone(pid_t pid);
+
+// Lua source text for a string (single-quoted, escaped) and for a number
+// (exact, so fractional test intervals survive the round trip).
+std::string lua_quote(const std::string& s);
+std::string lua_number(double value);
+
+// A msgpack array of strings as a vector; a non-string element reads as
+// "<not a string>", so a test's comparison shows it.
+std::vector<std::string> as_strings(const msgpack::object& o);
 
 struct TestHome {
   TestHome();

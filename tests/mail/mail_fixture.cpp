@@ -15,6 +15,9 @@
 namespace himalaya::mail {
 namespace {
 
+using e2e::lua_number;
+using e2e::lua_quote;
+
 std::string shell_quote(const std::string& s) {
   std::string out = "'";
   for (char c : s) {
@@ -25,23 +28,6 @@ std::string shell_quote(const std::string& s) {
     }
   }
   return out + "'";
-}
-
-std::string lua_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'' || c == '\\') {
-      out += '\\';
-    }
-    out += c;
-  }
-  return out + "'";
-}
-
-std::string lua_number(double value) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.17g", value);
-  return text;
 }
 
 // Runs a shell command; returns its exit status and its combined output.
