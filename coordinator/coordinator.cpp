@@ -147,6 +147,22 @@ class Coordinator::Impl {
     const double boot = clock_->boottime();
     const std::string& self = identity_.instance_id;
     bool changed = false;
+    if (s.created == 0 && have_state_ && state_.created != 0) {
+      // The file is gone (deleted, or corrupt and moved aside) after this
+      // instance had seen it: rebuild it from that last view rather than from
+      // nothing, so the fleet keeps its primary and its sync record (and the
+      // cooldown holds). A running sync is kept only if it is this instance's
+      // own: another's may have ended since this view was taken.
+      std::optional<SyncRecord> running;
+      if (local_running_ && state_.running_sync &&
+          state_.running_sync->instance_id == identity_.instance_id) {
+        running = state_.running_sync;
+      }
+      s = state_;
+      s.running_sync = std::move(running);
+      debug("the state file was missing or unusable; rebuilt it from this instance's last view");
+      changed = true;
+    }
     seen_.observe(s, mono);
 
     auto mine = s.instances.find(self);
@@ -172,7 +188,30 @@ class Coordinator::Impl {
         changed = true;
       }
     }
-    if (restamp_last_sync(s, last_sync_clock_, wall, boot)) {
+    if (s.last_sync_time <= 0 && have_state_ && state_.last_sync_time > 0) {
+      // The file was rebuilt by an instance that had no view of it (deleted,
+      // or moved aside as corrupt, before it ever read it): keep the fleet's
+      // schedule as this instance last saw it, rather than start a sync as if
+      // there had never been one.
+      s.last_sync_time = state_.last_sync_time;
+      s.last_sync_instance = state_.last_sync_instance;
+      changed = true;
+    }
+    if (local_started_wall_ > s.last_sync_time && local_started_wall_ <= wall) {
+      // This instance started a sync after the recorded last one: the file
+      // was rebuilt by an instance whose view predates that start (or this
+      // sync ran Uncoordinated). The start is a fact; forgetting it would
+      // make the next sync due at once.
+      s.last_sync_time = local_started_wall_;
+      s.last_sync_instance = self;
+      changed = true;
+    }
+    // Only the instance that wrote the stamp re-stamps it. A stamp of another
+    // instance lying in this reader's future may come from a clock unlike
+    // ours (another machine sharing the home): rewritten in our frame, it made
+    // that writer read its own sync as an hour old and sync again at every
+    // heartbeat. Readers are safe without it: SyncClock clamps.
+    if (s.last_sync_instance == self && restamp_last_sync(s, last_sync_clock_, wall, boot)) {
       debug("last sync time was in the future (wall clock went back); re-stamped");
       changed = true;
     }
@@ -383,9 +422,16 @@ class Coordinator::Impl {
     const double boot = clock_->boottime();
     const double uptime = clock_->monotonic() - started_mono_;
     if (!coordinated()) {
-      // Uncoordinated: this instance's own timer, every interval.
+      // Uncoordinated: this instance's own timer, every interval. Until it
+      // has synced itself, it also counts from the fleet's last sync start as
+      // it last read the file: an instance that goes Uncoordinated before it
+      // ever synced must not sync at once and break the fleet's cooldown.
       double wait = local_last_boot_ ? config_.interval - (boot - *local_last_boot_)
                                      : config_.startup_delay - uptime;
+      if (!local_last_boot_ && have_state_ && state_.last_sync_time > 0) {
+        const double since = last_sync_clock_.peek(state_.last_sync_time, wall, boot);
+        wait = std::max(wait, std::max(config_.interval, policy_.sync_cooldown) - since);
+      }
       due.now = wait <= 0;
       due.wait = std::max(0.0, wait);
       due.reason = "uncoordinated sync";
@@ -458,7 +504,9 @@ class Coordinator::Impl {
       // Check against the file as it is now: a primary that was stopped and
       // lost the role steps down here instead of asking for a sync.
       auto read = file_.read();
-      if (read) {
+      // A file that is gone (created == 0) says nothing about roles: keep the
+      // last view, which the next update rebuilds the file from (settle()).
+      if (read && read.value().created != 0) {
         seen_.observe(read.value(), clock_->monotonic());
         decision_ = Decision{};
         state_ = read.value();
@@ -494,6 +542,7 @@ class Coordinator::Impl {
     }
     const bool manual = trigger == SyncTrigger::manual;
     SyncGrant grant;
+    std::optional<double> recorded_start;
     if (config_.enabled) {
       auto result = file_.update([&](State& s) {
         bool changed = settle(s, Cause::sync);
@@ -523,8 +572,11 @@ class Coordinator::Impl {
           grant = {true, "manual sync"};
         }
         s.running_sync = SyncRecord{identity_.instance_id, wall, identity_.host_pid};
+        s.running_sync->hostname = identity_.host.hostname;
+        s.running_sync->boot_id = identity_.host.boot_id;
         s.last_sync_time = wall;
         s.last_sync_instance = identity_.instance_id;
+        recorded_start = wall;
         return true;
       });
       if (result) {
@@ -538,7 +590,7 @@ class Coordinator::Impl {
     }
     if (grant.granted) {
       local_running_ = true;
-      local_started_wall_ = clock_->wall();
+      local_started_wall_ = recorded_start.value_or(clock_->wall());
       local_last_boot_ = clock_->boottime();
       startup_pending_ = false;
       due_timer_.cancel();
@@ -547,6 +599,31 @@ class Coordinator::Impl {
       debug("sync not started: " + grant.reason);
     }
     return grant;
+  }
+
+  void sync_process_started(int pid) {
+    if (!local_running_ || !coordinated() || pid <= 0) {
+      return;
+    }
+    auto ticks = probe_.start_ticks(pid);
+    if (!ticks) {
+      return;  // already exited: the end is about to be recorded anyway
+    }
+    auto result = file_.update([&](State& s) {
+      bool changed = settle(s, Cause::sync);
+      if (!s.running_sync || s.running_sync->instance_id != identity_.instance_id ||
+          s.running_sync->started != local_started_wall_) {
+        return changed;  // not our record any more (settled by another instance)
+      }
+      s.running_sync->sync_pid = pid;
+      s.running_sync->sync_start_ticks = *ticks;
+      return true;
+    });
+    if (result) {
+      after_update(result.value());
+    } else {
+      degrade(result.error());
+    }
   }
 
   void end_sync(SyncOutcome outcome, const std::string& message) {
@@ -560,8 +637,12 @@ class Coordinator::Impl {
         if (s.running_sync && s.running_sync->instance_id == identity_.instance_id) {
           s.running_sync.reset();
         }
-        s.last_result = SyncResult{identity_.instance_id, local_started_wall_, clock_->wall(),
-                                   outcome, message};
+        // A result of a later sync stays: this instance may have been frozen
+        // while others settled its sync and synced again.
+        if (!s.last_result || s.last_result->started <= local_started_wall_) {
+          s.last_result = SyncResult{identity_.instance_id, local_started_wall_, clock_->wall(),
+                                     outcome, message};
+        }
         return true;
       });
       if (result) {
@@ -686,6 +767,9 @@ void Coordinator::start() {
 }
 Coordinator::SyncGrant Coordinator::begin_sync(SyncTrigger trigger) {
   return impl_->begin_sync(trigger);
+}
+void Coordinator::sync_process_started(int pid) {
+  impl_->sync_process_started(pid);
 }
 void Coordinator::end_sync(SyncOutcome outcome, const std::string& message) {
   impl_->end_sync(outcome, message);

@@ -33,6 +33,9 @@
 // scheduling automatic syncs on its own timer (every interval), and retries
 // the file every heartbeat, going back to coordinating as soon as it works.
 // Config::enabled = false is Uncoordinated for good, without a warning.
+// When the file is gone (deleted, or corrupt and moved aside with a warning)
+// the first instance to notice rebuilds it from its last view of it, so the
+// fleet keeps its primary, its instances and its sync record.
 #pragma once
 
 #include <filesystem>
@@ -148,6 +151,12 @@ class Coordinator {
   // ignores role and cooldown. Both are refused while a sync runs anywhere.
   // The caller must call end_sync() exactly once after a granted sync.
   SyncGrant begin_sync(SyncTrigger trigger);
+  // Records the sync command's process (pid and start time) in the running
+  // sync, once it is spawned. Then another instance on this host and boot
+  // sees the sync as over as soon as that process has exited, even if this
+  // instance is frozen before it can call end_sync(). Without it, a frozen
+  // instance's sync blocks every other until sync_timeout.
+  void sync_process_started(int pid);
   // Records the end of this instance's sync with its outcome.
   void end_sync(SyncOutcome outcome, const std::string& message);
 

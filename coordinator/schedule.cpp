@@ -61,6 +61,21 @@ SyncCheck blocked(SyncBlock block, double wait, std::string reason) {
   return c;
 }
 
+// True when the record names its sync process and that process ran on this
+// host and boot, so that /proc can tell whether it still runs. Otherwise the
+// sync is judged by its instance and the timeout.
+bool sync_process_probed(const SyncRecord& r, const HostFacts& here) {
+  return r.sync_pid > 0 && r.sync_start_ticks != 0 && r.hostname == here.hostname &&
+         !r.boot_id.empty() && r.boot_id == here.boot_id;
+}
+
+// The named sync process is gone (or a zombie), or its pid now has another
+// start time (reused).
+bool sync_process_gone(const SyncRecord& r, const ProcessProbe& probe) {
+  auto ticks = probe.start_ticks(r.sync_pid);
+  return !ticks || *ticks != r.sync_start_ticks;
+}
+
 }  // namespace
 
 SyncCheck check_automatic_sync(const SyncContext& ctx) {
@@ -112,13 +127,34 @@ RunningVerdict running_sync_active(const State& state, const HostFacts& here,
     return v;
   }
   const SyncRecord& r = *state.running_sync;
+  const bool over_time = age > policy.sync_timeout + policy.grace;
+  if (sync_process_probed(r, here)) {
+    // The sync process itself is the best evidence, whatever its instance's
+    // state: while it lives the sync runs (even if its instance died and the
+    // process is still ending), and once it is gone nothing of the sync runs
+    // any more (it holds the sync lock for as long as it lives, see
+    // host/sync_runner.h). Its instance may be hung or stopped (SIGSTOP) and
+    // unable to record the end; how the sync ended is then unknown here.
+    if (sync_process_gone(r, probe)) {
+      v.outcome = SyncOutcome::cancelled;
+      v.reason = "outcome unknown: the sync process exited, its instance did not record the end";
+      return v;
+    }
+    if (over_time) {
+      v.outcome = SyncOutcome::timed_out;
+      v.reason = "the sync process still runs past the sync timeout";
+      return v;
+    }
+    v.active = true;
+    return v;
+  }
   auto owner = state.instances.find(r.instance_id);
   if (owner != state.instances.end() && process_gone(owner->second, here, probe)) {
     v.outcome = SyncOutcome::cancelled;
     v.reason = "the instance running it is gone";
     return v;
   }
-  if (age > policy.sync_timeout + policy.grace) {
+  if (over_time) {
     v.outcome = SyncOutcome::timed_out;
     v.reason = "no end recorded within the sync timeout";
     return v;

@@ -80,9 +80,14 @@ struct SyncCheck {
 
 SyncCheck check_automatic_sync(const SyncContext& context);
 
-// Is the recorded running sync still running? It is over when its owner is
-// dead by process facts (same host and boot), or when it has run longer than
-// sync_timeout + grace (its owner should have ended it or been killed by
+// Is the recorded running sync still running? When the record names its sync
+// process and that ran on this host and boot, the process decides: the sync
+// runs while it lives and is over once it has exited, whatever the state of
+// the instance that started it (which may be frozen, SIGSTOP, and unable to
+// record the end: the outcome is then unknown, recorded as cancelled with a
+// reason that says so). Otherwise it is over when its owner is dead by process
+// facts (same host and boot). Either way it is over once it has run longer
+// than sync_timeout + grace (its owner should have ended it or been killed by
 // then), age being measured with a SyncClock.
 struct RunningVerdict {
   bool active = false;

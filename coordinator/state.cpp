@@ -9,6 +9,11 @@ namespace {
 
 using Json = nlohmann::json;
 
+// The deepest nesting of arrays and objects accepted. The known keys nest three
+// levels; unknown keys, kept as their JSON text, get the rest. nlohmann parses
+// iteratively but dumps recursively, so deeper input would overflow the stack.
+constexpr int max_nesting = 64;
+
 // A reader of one JSON object that records the first type error instead of
 // throwing. Every getter leaves its target untouched when the key is absent or
 // null, so missing keys take the defaults of the State types.
@@ -142,7 +147,20 @@ const char* to_string(SyncOutcome outcome) {
 }
 
 Result<State> parse_state(std::string_view text) {
-  Json root = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  // Past max_nesting the callback discards every value, so nothing deep is built.
+  bool too_deep = false;
+  auto depth_limit = [&too_deep](int depth, Json::parse_event_t event, Json&) {
+    if ((event == Json::parse_event_t::object_start || event == Json::parse_event_t::array_start) &&
+        depth >= max_nesting) {
+      too_deep = true;
+    }
+    return !too_deep;
+  };
+  Json root = Json::parse(text.begin(), text.end(), depth_limit, /*allow_exceptions=*/false);
+  if (too_deep) {
+    return Error{Error::Kind::corrupt,
+                 "the state file nests deeper than " + std::to_string(max_nesting) + " levels"};
+  }
   if (root.is_discarded()) {
     return Error{Error::Kind::corrupt, "the state file is not valid JSON"};
   }
@@ -205,6 +223,10 @@ Result<State> parse_state(std::string_view text) {
     f.string("instance", r.instance_id);
     f.number("started", r.started);
     f.integer("pid", r.pid);
+    f.integer("sync_pid", r.sync_pid);
+    f.ticks("sync_start_ticks", r.sync_start_ticks);
+    f.string("hostname", r.hostname);
+    f.string("boot_id", r.boot_id);
     s.running_sync = std::move(r);
   }
 
@@ -273,7 +295,11 @@ std::string serialize_state(const State& s) {
   if (s.running_sync) {
     root["running_sync"] = Json{{"instance", s.running_sync->instance_id},
                                 {"started", s.running_sync->started},
-                                {"pid", s.running_sync->pid}};
+                                {"pid", s.running_sync->pid},
+                                {"sync_pid", s.running_sync->sync_pid},
+                                {"sync_start_ticks", s.running_sync->sync_start_ticks},
+                                {"hostname", s.running_sync->hostname},
+                                {"boot_id", s.running_sync->boot_id}};
   }
   if (s.last_result) {
     root["last_result"] = Json{{"instance", s.last_result->instance_id},

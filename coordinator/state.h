@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "coordinator/result.h"
 
@@ -54,10 +55,25 @@ struct Lease {
 };
 
 // A sync that has started and not yet ended (`running_sync`).
+//
+// Once the host has spawned the sync command it records that process too
+// (keys `sync_pid`, `sync_start_ticks`, `hostname`, `boot_id`; absent in files
+// of older versions, and 0 or empty until then). A reader on the same host and
+// boot can then tell that the sync is over when that process has exited, even
+// if the instance that started it is frozen (SIGSTOP) and cannot record the
+// end (schedule.h, running_sync_active()).
 struct SyncRecord {
+  SyncRecord() = default;
+  SyncRecord(std::string instance, double started_at, int host_pid)
+      : instance_id(std::move(instance)), started(started_at), pid(host_pid) {}
+
   std::string instance_id;  // key `instance`
   double started = 0;
-  int pid = 0;  // the host pid of the instance running it
+  int pid = 0;                         // the host pid of the instance running it
+  int sync_pid = 0;                    // the sync command, which leads its own process group
+  std::uint64_t sync_start_ticks = 0;  // field 22 of /proc/<sync_pid>/stat
+  std::string hostname;                // of the host running it
+  std::string boot_id;
 };
 
 // How the last sync ended (`last_result`).

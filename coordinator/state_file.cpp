@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -99,6 +100,69 @@ Result<bool> ensure_directory(const fs::path& dir) {
   return true;
 }
 
+// Refuses a state directory that another user could tamper with, as OpenSSH's
+// StrictModes does for ~/.ssh. Whoever may rename entries of the directory
+// holding the state file, or of any directory above it, can swap in a file or
+// a directory of their own (the O_NOFOLLOW and owner checks on the files do
+// not help if the directory itself is theirs): they could then steer this
+// instance's role and syncs. So every directory from the state directory up
+// to / must be
+// - owned by this user or by root (root can do anything to us anyway), and
+// - not writable by others, unless it is sticky: in a sticky directory such
+//   as /tmp (1777) others can add entries but not rename or remove ours, and a
+//   directory someone else made there in advance fails the owner check;
+// - not writable by its group either (same exception), unless that group is
+//   this process's own group: Debian gives each user a private group and a
+//   umask of 002, so ~/.config is often 0775 and harmless.
+// Symbolic links among the directories are followed (~/.config is often one);
+// the directories they resolve to are the ones checked.
+Result<bool> check_directory_safe(const fs::path& dir) {
+  std::error_code ec;
+  const fs::path real = fs::canonical(dir, ec);
+  if (ec) {
+    return Error{Error::Kind::io, "cannot resolve " + dir.string() + ": " + ec.message()};
+  }
+  const uid_t me = ::geteuid();
+  for (fs::path p = real;; p = p.parent_path()) {
+    struct stat st {};
+    if (::stat(p.c_str(), &st) != 0) {
+      return io_error("cannot stat", p, errno);
+    }
+    const bool sticky = (st.st_mode & S_ISVTX) != 0;
+    std::string why;
+    std::string fix = "chmod go-w it";
+    if (st.st_uid != me && st.st_uid != 0) {
+      why = "is owned by uid " + std::to_string(st.st_uid);
+      fix = "chown it";
+    } else if ((st.st_mode & S_IWOTH) != 0 && !sticky) {
+      why = "is writable by every user";
+    } else if ((st.st_mode & S_IWGRP) != 0 && !sticky && st.st_gid != ::getegid()) {
+      why = "is writable by group " + std::to_string(st.st_gid);
+    }
+    if (!why.empty()) {
+      char mode[8];
+      std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+      return Error{Error::Kind::refused,
+                   "the directory " + p.string() + " (mode " + mode + ") " + why +
+                       ", so another user could replace the state file; refusing to use it (" +
+                       fix + ", or choose another state_file)"};
+    }
+    if (p == p.parent_path()) {
+      return true;
+    }
+  }
+}
+
+// flock(2) guards an inode, not a name. True while path still names the file
+// that fd locked; false once it was deleted or replaced, when the lock guards
+// nothing another process would take.
+bool still_named(int fd, const fs::path& path) {
+  struct stat held {};
+  struct stat named {};
+  return ::fstat(fd, &held) == 0 && ::lstat(path.c_str(), &named) == 0 &&
+         held.st_dev == named.st_dev && held.st_ino == named.st_ino;
+}
+
 // Reads at most limit + 1 bytes, so the caller can tell an oversized file.
 Result<std::string> read_all(int fd, std::size_t limit, const fs::path& path) {
   std::string text;
@@ -152,6 +216,12 @@ Result<Loaded> load(const fs::path& path, std::size_t max_bytes) {
   if (!text) {
     return text.error();
   }
+  if (text.value().empty()) {
+    // Zero bytes: a fresh start, not a corruption. Nothing is lost by
+    // rebuilding it, and nothing is worth keeping aside: `touch`, or a writer
+    // that truncates in place (the original Lua plugin) caught in the middle.
+    return out;
+  }
   if (text.value().size() > max_bytes) {
     out.corrupt = Error{Error::Kind::corrupt,
                         "the state file is larger than " + std::to_string(max_bytes) + " bytes"};
@@ -203,99 +273,127 @@ Result<StateFile::Update> StateFile::update(const Mutation& mutate) {
   if (auto made = ensure_directory(dir); !made) {
     return made.error();
   }
-
-  auto lock_open = open_checked(lock_path(), O_RDWR | O_CREAT, 0600);
-  if (!lock_open) {
-    return lock_open.error();
+  if (auto safe = check_directory_safe(dir); !safe) {
+    return safe.error();
   }
-  Fd lock = std::move(lock_open.value());
 
   Update result;
   const auto wait_start = SteadyClock::now();
   const auto deadline = wait_start + std::chrono::duration_cast<SteadyClock::duration>(
                                          std::chrono::duration<double>(options_.lock_timeout));
-  auto backoff = std::chrono::microseconds(50);
-  while (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
-    if (errno == EINTR) {
+  // A lock file deleted or replaced while locked (by hand, by a cleaner)
+  // leaves the lock guarding nothing: the next process creates and locks a
+  // new file. So the name is checked once the lock is taken, and again just
+  // before the rename that publishes the write; if it changed, everything is
+  // redone under a lock on the file the name now holds. What remains is the
+  // few microseconds between that check and the rename.
+  for (int attempt = 0;; ++attempt) {
+    if (attempt >= 8) {
+      return Error{Error::Kind::io, lock_path().string() +
+                                        " keeps being deleted or replaced while locked; "
+                                        "cannot update the state file safely"};
+    }
+    auto lock_open = open_checked(lock_path(), O_RDWR | O_CREAT, 0600);
+    if (!lock_open) {
+      return lock_open.error();
+    }
+    Fd lock = std::move(lock_open.value());
+    if (!lock.valid()) {
+      continue;  // deleted between create and open
+    }
+
+    auto backoff = std::chrono::microseconds(50);
+    while (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      if (errno != EWOULDBLOCK) {
+        return io_error("cannot lock", lock_path(), errno);
+      }
+      if (SteadyClock::now() >= deadline) {
+        return Error{Error::Kind::lock_timeout, "another process has held " + lock_path().string() +
+                                                    " for more than " +
+                                                    std::to_string(options_.lock_timeout) + " s"};
+      }
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, std::chrono::microseconds(1000));
+    }
+    if (!still_named(lock.get(), lock_path())) {
       continue;
     }
-    if (errno != EWOULDBLOCK) {
-      return io_error("cannot lock", lock_path(), errno);
-    }
-    if (SteadyClock::now() >= deadline) {
-      return Error{Error::Kind::lock_timeout, "another process has held " + lock_path().string() +
-                                                  " for more than " +
-                                                  std::to_string(options_.lock_timeout) + " s"};
-    }
-    std::this_thread::sleep_for(backoff);
-    backoff = std::min(backoff * 2, std::chrono::microseconds(1000));
-  }
-  const auto locked_at = SteadyClock::now();
-  result.lock_wait = seconds_between(wait_start, locked_at);
-  // The lock is released when `lock` closes, on every path out of here.
+    const auto locked_at = SteadyClock::now();
+    result.lock_wait = seconds_between(wait_start, locked_at);
+    // The lock is released when `lock` closes, on every path out of here.
 
-  auto loaded = load(path_, options_.max_bytes);
-  if (!loaded) {
-    return loaded.error();
-  }
-  const double now = clock_->wall();
-  bool force_write = false;
-  if (loaded.value().corrupt) {
-    result.corrupt_reason = loaded.value().corrupt->message;
-    fs::path aside = path_;
-    aside += ".corrupt-" + std::to_string(static_cast<long long>(std::floor(now)));
-    struct stat st {};
-    for (int n = 1; ::lstat(aside.c_str(), &st) == 0 && n < 1000; ++n) {
-      aside = path_;
-      aside += ".corrupt-" + std::to_string(static_cast<long long>(std::floor(now))) + "." +
-               std::to_string(n);
+    auto loaded = load(path_, options_.max_bytes);
+    if (!loaded) {
+      return loaded.error();
     }
-    if (::rename(path_.c_str(), aside.c_str()) != 0) {
-      return io_error("cannot move the corrupt state file aside from", path_, errno);
+    const double now = clock_->wall();
+    bool force_write = result.moved_aside.has_value();  // moved aside by an earlier attempt
+    if (loaded.value().corrupt) {
+      result.corrupt_reason = loaded.value().corrupt->message;
+      fs::path aside = path_;
+      aside += ".corrupt-" + std::to_string(static_cast<long long>(std::floor(now)));
+      struct stat st {};
+      for (int n = 1; ::lstat(aside.c_str(), &st) == 0 && n < 1000; ++n) {
+        aside = path_;
+        aside += ".corrupt-" + std::to_string(static_cast<long long>(std::floor(now))) + "." +
+                 std::to_string(n);
+      }
+      if (::rename(path_.c_str(), aside.c_str()) != 0) {
+        return io_error("cannot move the corrupt state file aside from", path_, errno);
+      }
+      result.moved_aside = aside;
+      force_write = true;
     }
-    result.moved_aside = aside;
-    force_write = true;
-  }
 
-  State state = std::move(loaded.value().state);
-  const std::optional<std::string> primary_before =
-      state.primary ? std::optional<std::string>(state.primary->instance_id) : std::nullopt;
-  bool write = mutate(state) || force_write;
-  if (write) {
-    if (state.created == 0) {
-      state.created = now;
-    }
-    state.last_modified = now;
-    const std::string text = serialize_state(state);
-
-    fs::path temp = path_;
-    temp += ".tmp-" + std::to_string(::getpid());
-    ::unlink(temp.c_str());  // a leftover of a writer that died mid-write
-    Fd out(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-    if (!out.valid()) {
-      return io_error("cannot create", temp, errno);
-    }
-    if (!write_all(out.get(), text) || ::fsync(out.get()) != 0) {
-      int err = errno;
-      ::unlink(temp.c_str());
-      return io_error("cannot write", temp, err);
-    }
-    out.reset();
-    if (::rename(temp.c_str(), path_.c_str()) != 0) {
-      int err = errno;
-      ::unlink(temp.c_str());
-      return io_error("cannot replace", path_, err);
-    }
-    const std::optional<std::string> primary_after =
+    State state = std::move(loaded.value().state);
+    const std::optional<std::string> primary_before =
         state.primary ? std::optional<std::string>(state.primary->instance_id) : std::nullopt;
-    if (primary_after != primary_before) {
-      ::futimens(lock.get(), nullptr);  // the doorbell; see the header
+    bool write = mutate(state) || force_write;
+    result.written = false;
+    if (write) {
+      if (state.created == 0) {
+        state.created = now;
+      }
+      state.last_modified = now;
+      const std::string text = serialize_state(state);
+
+      fs::path temp = path_;
+      temp += ".tmp-" + std::to_string(::getpid());
+      ::unlink(temp.c_str());  // a leftover of a writer that died mid-write
+      Fd out(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+      if (!out.valid()) {
+        return io_error("cannot create", temp, errno);
+      }
+      if (!write_all(out.get(), text) || ::fsync(out.get()) != 0) {
+        int err = errno;
+        ::unlink(temp.c_str());
+        return io_error("cannot write", temp, err);
+      }
+      out.reset();
+      if (!still_named(lock.get(), lock_path())) {
+        ::unlink(temp.c_str());
+        continue;
+      }
+      if (::rename(temp.c_str(), path_.c_str()) != 0) {
+        int err = errno;
+        ::unlink(temp.c_str());
+        return io_error("cannot replace", path_, err);
+      }
+      const std::optional<std::string> primary_after =
+          state.primary ? std::optional<std::string>(state.primary->instance_id) : std::nullopt;
+      if (primary_after != primary_before) {
+        ::futimens(lock.get(), nullptr);  // the doorbell; see the header
+      }
+      result.written = true;
     }
-    result.written = true;
+    result.state = std::move(state);
+    result.lock_held = seconds_between(locked_at, SteadyClock::now());
+    lock.reset();  // unlock before the directory fsync
+    break;
   }
-  result.state = std::move(state);
-  result.lock_held = seconds_between(locked_at, SteadyClock::now());
-  lock.reset();  // unlock before the directory fsync
   if (result.written) {
     directory_sync_pending_ = true;
     if (!options_.defer_directory_sync) {

@@ -16,10 +16,19 @@
 //   missing parents). Every open uses O_NOFOLLOW|O_CLOEXEC: a spawned sync
 //   never inherits a descriptor, and a symlink as the state or lock file is
 //   refused, as is a file owned by another uid or one that is not regular.
+// - update() refuses a directory (the state file's or any above it) that
+//   another user could rename entries in: owned by someone other than this
+//   user or root, or writable by others (or by a foreign group) without the
+//   sticky bit. See check_directory_safe() in the .cpp for the reasoning.
+// - If the lock file is deleted or replaced while held, the lock guards
+//   nothing; update() notices (the name no longer names the locked inode,
+//   checked after locking and before the publishing rename) and redoes the
+//   whole read-modify-write under a lock on the new file.
 // - A corrupt file (invalid JSON, wrong types, truncated, larger than
 //   Options::max_bytes) is renamed to `<state_file>.corrupt-<unix time>` and
-//   the update starts from an empty State. Nothing the file holds can throw
-//   out of this class.
+//   the update starts from an empty State. An empty (zero-byte) file is not
+//   corrupt: it reads as an empty State, like a missing one, and is simply
+//   rewritten. Nothing the file holds can throw out of this class.
 // - When an update changes who holds the primary lease, the lock file's times
 //   are touched before the lock is released. Watchers of the directory see
 //   that as IN_ATTRIB on the lock file: a doorbell rung only for role changes,
@@ -82,7 +91,9 @@ class StateFile {
   Result<State> read() const;
 
   // Read-modify-write under the lock. If the file was corrupt, the mutation
-  // sees an empty State and the result is always written.
+  // sees an empty State and the result is always written. The mutation may
+  // run more than once (after the lock file was replaced); only the last
+  // run's state is written.
   Result<Update> update(const Mutation& mutate);
 
   // Fsyncs the directory if an update left that pending (see Options).

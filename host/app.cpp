@@ -201,6 +201,7 @@ void App::run_sync(SyncTrigger trigger) {
     report_failure(error);
     return;
   }
+  coordinator_->sync_process_started(runner_->pid());
   tell(Level::debug, std::string(trigger_name(trigger)) + " sync started (pid " +
                          std::to_string(runner_->pid()) + ")");
   if (manual) {

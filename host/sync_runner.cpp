@@ -215,8 +215,9 @@ bool make_directories(const std::filesystem::path& dir) {
 }
 
 // Opens (creating it 0600 if needed) and flocks `path`. The descriptor is
-// O_CLOEXEC so that no child ever inherits the lock, and O_NOFOLLOW so that
-// a symlink planted at the lock's path is refused rather than followed.
+// O_CLOEXEC so that no child inherits the lock by accident (only the sync
+// command gets it, on purpose: ChildSetup), and O_NOFOLLOW so that a symlink
+// planted at the lock's path is refused rather than followed.
 bool lock_exclusive(const std::filesystem::path& path, UniqueFd& out, std::string& error) {
   if (!make_directories(path.parent_path())) {
     error = "cannot lock " + path.string() + ": cannot create " + path.parent_path().string() +
@@ -285,6 +286,7 @@ void reap(pid_t pid, int* status) {
 struct ChildSetup {
   pid_t parent;
   int output_fd;
+  int lock_fd;  // the sync lock, handed to the command (see SyncRunner::Run::launch)
 
   template <typename Executor>
   void operator()(Executor& exec) const {
@@ -314,6 +316,11 @@ struct ChildSetup {
     // state-file lock, a socket) must not reach mbsync either. Fails only
     // before Linux 5.11, where the runner's own descriptors are still safe.
     ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+    // The one exception: the command holds the sync lock for as long as it
+    // lives, so the lock ends with the sync even when the host is frozen.
+    if (::fcntl(lock_fd, F_SETFD, 0) != 0) {
+      fail(exec, "fcntl(2) on the sync lock failed");
+    }
   }
 
   template <typename Executor>
@@ -341,10 +348,10 @@ struct ReapFailedChild {
 // error pipe makes the launch wait for execve(), so signalling the group right
 // away is safe.
 pid_t spawn(const std::string& program, const std::vector<std::string>& args, int output_fd,
-            std::error_code& error) {
+            int lock_fd, std::error_code& error) {
   try {
     bp::child child(bp::exe = program, bp::args = args, bp::std_in < bp::null,
-                    bp::extend::on_exec_setup(ChildSetup{::getpid(), output_fd}),
+                    bp::extend::on_exec_setup(ChildSetup{::getpid(), output_fd, lock_fd}),
                     bp::extend::on_error(ReapFailedChild{}), error);
     if (error) {
       return -1;
@@ -426,10 +433,14 @@ void SyncRunner::Run::launch() {
   UniqueFd write_end(fds[1]);
   std::error_code error;
   std::vector<std::string> args(command.begin() + 1, command.end());
-  pid_t child = spawn(program, args, write_end.get(), error);
+  pid_t child = spawn(program, args, write_end.get(), lock.get(), error);
   // Close the host's copy of the write end: the pipe reaches EOF once the
   // command and everything that inherited its stdout/stderr are gone.
   write_end.reset();
+  // And the host's copy of the lock: from here on the command holds it, so
+  // it is released exactly when the sync process (and whatever of its group
+  // inherited it) is gone, even if this host is stopped and cannot reap it.
+  lock.reset();
   if (child < 0) {
     fail_to_start(describe_spawn_failure(command.front(), error.value()));
     return;

@@ -9,12 +9,16 @@
 //   plus stderr captured through a pipe (the host's stdout carries
 //   msgpack-RPC: one stray byte from mbsync would kill the channel). Only the
 //   tail of the output is kept. It inherits no descriptor of the host besides
-//   those three, and it gets SIGTERM if the host dies (PR_SET_PDEATHSIG), so a
-//   SIGKILLed host does not leave it running.
-// - The runner holds an exclusive flock(2) on `lock_file` for the whole run,
-//   so that two syncs (two hosts, or a cron mbsync wrapper using the same
-//   lock) never overlap. The lock's descriptor is O_CLOEXEC: mbsync can never
-//   keep it alive after the host is gone.
+//   those three and the sync lock, and it gets SIGTERM if the host dies
+//   (PR_SET_PDEATHSIG), so a SIGKILLed host does not leave it running.
+// - start() takes an exclusive flock(2) on `lock_file` (refusing to start if
+//   it is held), so that two syncs (two hosts, or a cron mbsync wrapper using
+//   the same lock) never overlap. The lock is handed to the command, like
+//   flock(1) does, and the host lets go of its own descriptor once the
+//   command is spawned: the lock is held exactly as long as the sync process
+//   lives (and whatever of its group inherited it), even when the host itself
+//   is stopped (SIGSTOP) and cannot reap it, so another host may sync as soon
+//   as that process is gone (coordinator/schedule.h, running_sync_active()).
 // - Nothing of the group survives the run: on the timeout or cancel() the
 //   group gets SIGTERM (and SIGCONT, so that a stopped member sees it), then
 //   SIGKILL after `kill_grace`; when the command exits by itself, whatever it

@@ -1,46 +1,110 @@
 #!/usr/bin/env bash
 # The README's first command: installs what is missing, builds, and shows the
-# main job with three real headless Neovims sharing one state file:
-#   - they elect one primary, and each prints its role and :HimalayaSyncStatus;
-#   - only the primary syncs, once per interval for the whole fleet;
-#   - the primary's Neovim is killed (SIGKILL), another takes over at once,
-#     and the schedule goes on with no extra sync.
-# Intervals are scaled down (SPEC §3 allows fractional seconds) and the sync
-# command is a stand-in that logs each run. Everything lives in a temporary
-# directory that is removed at the end; the user's own Neovim configuration,
-# state and mail are never touched.
+# main job against a real mail stack:
+#   - a private Dovecot IMAP server on 127.0.0.1 (scripts/mailserver.sh) with a
+#     few messages, and three headless Neovims with the plugin, sharing one
+#     state file, whose sync command is the real `mbsync -c <rc> -a`;
+#   - they elect one primary; each prints its role and :HimalayaSyncStatus;
+#   - only the primary syncs, once per interval for the whole fleet: a message
+#     delivered to the server shows up in the local Maildir within an interval,
+#     and Dovecot counts one IMAP login per interval;
+#   - the primary's Neovim is killed (SIGKILL), another takes over at once, and
+#     the schedule goes on: still one login per interval, with two Neovims.
+# Intervals are scaled down (SPEC §3 allows fractional seconds). Everything
+# lives in a temporary directory that is removed at the end, with Dovecot and
+# the Neovims stopped, even after Ctrl-C or an error; the user's own Neovim
+# configuration, state and mail are never touched.
+#
+# Environment: BUILD_DIR (default: <repo>/build) is where the host is built.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD_DIR:-$root/build}
 
-"$root/scripts/install-deps.sh"
-echo "== building" >&2
-BUILD_DIR="$root/build" "$root/scripts/build.sh"
+interval=2      # seconds between automatic syncs, fleet-wide
+windows=4       # intervals measured before and after the kill
 
-interval=3
+as_root=()      # Dovecot needs root; the Neovims run as the calling user
+if [ "$(id -u)" -ne 0 ]; then
+  as_root=(sudo)
+fi
+
 demo=$(mktemp -d /tmp/himalaya-demo.XXXXXX)
-pids=()
+mail="$demo/mail"  # the mail server's directory (scripts/mailserver.sh)
+pids=()            # the Neovims' pids; nvim-N is pids[N-1]
+cleaning=0
 cleanup() {
+  local status=$?
+  [ "$cleaning" = 1 ] && return
+  cleaning=1
+  trap '' INT TERM HUP
+  set +e
+  [ "$status" = 0 ] || echo "== stopping the Neovims and Dovecot, removing $demo" >&2
+  local pid i
+  local -a left
   for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$demo"
+  # Each host exits on its own when its Neovim's channel closes, stopping a
+  # running mbsync; anything still left (matched by a variable only the
+  # demo's processes carry) is killed after 3 s.
+  for i in $(seq 60); do
+    read -r -a left <<<"$(demo_processes)"
+    [ "${#left[@]}" = 0 ] && break
+    [ "$i" = 60 ] && kill -9 "${left[@]}" 2>/dev/null
+    sleep 0.05
+  done
+  if [ -e "$mail/dovecot.conf" ]; then
+    "${as_root[@]}" "$root/scripts/mailserver.sh" stop "$mail" || true
+  fi
+  "${as_root[@]}" rm -rf "$demo"
+}
+demo_processes() {  # pids of the hosts and mbsyncs that the demo's Neovims started
+  local p
+  for p in $(pgrep -x 'himalaya-coord|mbsync'); do
+    grep -qzx "HIMALAYA_DEMO=$demo" "/proc/$p/environ" 2>/dev/null && printf '%s ' "$p"
+  done
+  return 0
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
+
+"$root/scripts/install-deps.sh"
+echo "== building the host into $build (a few minutes the first time)"
+# The demo needs only the host: the tests are left out of this build.
+if ! BUILD_DIR="$build" "$root/scripts/build.sh" -DHIMALAYA_TESTS=OFF >"$demo/build.log" 2>&1; then
+  tail -n 40 "$demo/build.log" >&2
+  echo "the build failed" >&2
+  exit 1
+fi
+
+# --- the mail server -------------------------------------------------------
+chmod 711 "$demo"  # Dovecot's mail processes (user nobody) reach $mail through it
+server=$("${as_root[@]}" "$root/scripts/mailserver.sh" start "$mail")
+port=$(sed -n 's/^PORT=//p' <<<"$server")
+mbsyncrc=$(sed -n 's/^MBSYNCRC=//p' <<<"$server")
+if [ "${#as_root[@]}" -gt 0 ]; then  # mbsync runs as the user: give it the local side
+  "${as_root[@]}" chown -R "$(id -u):$(id -g)" "$mail/Mail"
+fi
+deliver() { "${as_root[@]}" "$root/scripts/mailserver.sh" deliver "$mail" "$1"; }
+local_mail() {  # messages in the local (mbsync's) INBOX
+  find "$mail/Mail/INBOX/new" "$mail/Mail/INBOX/cur" -type f 2>/dev/null | wc -l
+}
+for n in 1 2 3; do deliver "Welcome $n"; done
+echo "== Dovecot on 127.0.0.1:$port (user alice), 3 messages delivered to the server"
+
+# --- three Neovims ---------------------------------------------------------
 mkdir -p "$demo"/{config,state,data,cache,runtime}
 chmod 700 "$demo/runtime"
-synclog="$demo/syncs.log"
-: > "$synclog"
+hostlog="$demo/state/himalaya/coord.log"  # the hosts' shared log (default log_file)
 
-cat > "$demo/init.lua" <<LUA
+cat >"$demo/init.lua" <<LUA
 vim.opt.runtimepath:prepend('$root')
-local label = os.getenv('DEMO_LABEL')
 require('himalaya_coord').setup({
-  binary = '$root/build/himalaya-coord',
+  binary = '$build/himalaya-coord',
   sync = {
     interval = $interval,
     startup_delay = 0.5,
-    -- Stands in for mbsync: logs who synced and when, and takes 0.3 s.
-    command = { '/bin/sh', '-c', 'echo "\$(date +%s.%N) \$1" >> $synclog; sleep 0.3', 'sync', label },
-    coordination = { heartbeat_interval = 0.2, takeover_threshold = 1.5, sync_cooldown = 2 },
+    command = { 'mbsync', '-c', '$mbsyncrc', '-a' },
+    coordination = { heartbeat_interval = 0.2, takeover_threshold = 1.5, sync_cooldown = 1 },
   },
 })
 function _G.demo_role()
@@ -60,39 +124,89 @@ LUA
 export HOME="$demo" XDG_CONFIG_HOME="$demo/config" XDG_STATE_HOME="$demo/state" \
   XDG_DATA_HOME="$demo/data" XDG_CACHE_HOME="$demo/cache" XDG_RUNTIME_DIR="$demo/runtime"
 
+now_ms() { date +%s%3N; }
+secs() { awk -v ms="$1" 'BEGIN { printf "%.2f", ms / 1000 }'; }
 remote() {  # remote N EXPR: evaluates EXPR in Neovim N
   # Neovim 0.7 prints the result of --remote-expr on stderr.
+  # shellcheck disable=SC2069
   nvim --server "$demo/nvim$1.sock" --remote-expr "$2" 2>&1 >/dev/null || true
 }
+alive() { kill -0 "${pids[$(($1 - 1))]}" 2>/dev/null; }
 roles() {
   for i in 1 2 3; do
-    [ -S "$demo/nvim$i.sock" ] || continue
-    kill -0 "${pids[$((i - 1))]}" 2>/dev/null || continue
-    printf '  nvim-%s (pid %s): %s\n' "$i" "${pids[$((i - 1))]}" "$(remote "$i" 'v:lua.demo_role()')"
+    alive "$i" || continue
+    printf '   nvim-%s (pid %s): %s\n' "$i" "${pids[$((i - 1))]}" "$(remote "$i" 'v:lua.demo_role()')"
   done
 }
 primary_index() {
   for i in 1 2 3; do
-    kill -0 "${pids[$((i - 1))]}" 2>/dev/null || continue
+    alive "$i" || continue
     if [ "$(remote "$i" 'v:lua.demo_role()')" = "Primary Coordinator" ]; then
       echo "$i"
       return
     fi
   done
 }
-show_status() {  # show_status N: :HimalayaSyncStatus of Neovim N
-  remote "$1" "v:lua.demo_status('$demo/status.txt')" >/dev/null
-  sed 's/^/  | /' "$demo/status.txt"
+status_of() {  # status_of N FILE: writes the :HimalayaSyncStatus report of Neovim N
+  remote "$1" "v:lua.demo_status('$2')" >/dev/null
 }
-show_syncs() {  # the log: when each sync started, relative to the first, and the gap
-  awk 'NR == 1 { t0 = $1; prev = $1 }
-    { printf "  sync %2d at +%6.2f s (%5.2f s after the previous)  by %s\n", NR, $1 - t0, $1 - prev, $2
-      prev = $1 }' "$synclog"
+declare -A label=()  # host pid -> nvim-N
+learn_labels() {  # from each host's log line "registered on channel C as nvim_<time>_<nvim pid>"
+  local hostpid id i
+  while read -r hostpid id; do
+    for i in 1 2 3; do
+      if [ "${id##*_}" = "${pids[$((i - 1))]}" ]; then label[$hostpid]="nvim-$i"; fi
+    done
+  done < <(sed -n 's/^[^ ]* \([0-9]*\) info: registered on channel .* as \(nvim_[0-9_]*\)$/\1 \2/p' \
+    "$hostlog")
+}
+stamp() { date -d "@$(($1 / 1000)).$(printf %03d $(($1 % 1000)))" "+$2"; }  # stamp MS FORMAT
+log_ms() { date -d "${1/T/ }" +%s%3N; }  # a host log timestamp in ms
+count_syncs() { grep -c ' info: automatic sync started' "$hostlog" 2>/dev/null || true; }
+wait_next_sync() {  # until a sync starts after the ones already logged (at most 3 intervals)
+  local before i
+  before=$(count_syncs)
+  for i in $(seq $((interval * 60))); do
+    [ "$(count_syncs)" -gt "$before" ] && return 0
+    sleep 0.05
+  done
+  echo "no sync started within $((interval * 3)) s; see $hostlog" >&2
+  exit 1
+}
+sleep_until() { sleep "$(awk -v end="$1" -v now="$(now_ms)" 'BEGIN { s = (end - now) / 1000; print (s > 0 ? s : 0) }')"; }
+prev=-1  # second of the day of the last sync listed
+show_window() {  # show_window FROM_MS TO_MS NEOVIMS: the syncs started then, and Dovecot's count
+  local map="" h line logins
+  for h in "${!label[@]}"; do map+="$h=${label[$h]} "; done
+  # The logs' timestamps are local times, compared as strings.
+  while IFS= read -r line; do
+    case $line in
+      PREV\ *) prev=${line#PREV } ;;
+      *) echo "$line" ;;
+    esac
+  done < <(awk -v from="$(stamp "$1" %Y-%m-%dT%H:%M:%S.%3N)" -v to="$(stamp "$2" %Y-%m-%dT%H:%M:%S.%3N)" \
+    -v map="$map" -v prev="$prev" '
+    BEGIN { n = split(map, m, " "); for (i = 1; i <= n; i++) { split(m[i], kv, "="); who[kv[1]] = kv[2] } }
+    / info: automatic sync started/ && $1 >= from && $1 < to {
+      clock = substr($1, index($1, "T") + 1); split(clock, t, ":")
+      s = t[1] * 3600 + t[2] * 60 + t[3]
+      if (prev >= 0 && s < prev) s += 86400  # past midnight
+      gap = prev >= 0 ? sprintf("  %.2f s after the previous", s - prev) : ""
+      printf "   sync at %s by %s%s\n", clock, ($2 in who ? who[$2] : "host " $2), gap
+      prev = s
+    }
+    END { print "PREV " prev }' "$hostlog")
+  logins=$(awk -v from="$(stamp "$1" '%Y-%m-%d %H:%M:%S.%3N')" -v to="$(stamp "$2" '%Y-%m-%d %H:%M:%S.%3N')" \
+    '/Login: user=<alice>/ { t = $1 " " $2; if (t >= from && t < to) n++ } END { print n + 0 }' \
+    "$mail/dovecot.log")
+  awk -v n="$logins" -v len="$(($2 - $1))" -v iv="$interval" -v nv="$3" 'BEGIN {
+    printf "   Dovecot counted %d IMAP logins in these %.2f s (%.2f intervals), with %d Neovims\n",
+      n, len / 1000, len / 1000 / iv, nv }'
 }
 
-echo "== starting three headless Neovims (interval ${interval} s, cooldown 2 s)"
+echo "== starting 3 headless Neovims, interval ${interval} s, sync command: mbsync -c <rc> -a"
 for i in 1 2 3; do
-  DEMO_LABEL="nvim-$i" nvim --headless -n -i NONE -u "$demo/init.lua" \
+  HIMALAYA_DEMO="$demo" nvim --headless -n -i NONE -u "$demo/init.lua" \
     --listen "$demo/nvim$i.sock" </dev/null >/dev/null 2>"$demo/nvim$i.err" &
   pids+=($!)
   disown
@@ -109,39 +223,81 @@ done
 echo "== roles after the election"
 roles
 p=$(primary_index)
-echo
-echo "== :HimalayaSyncStatus in the primary, nvim-$p"
-show_status "$p"
-echo
+[ -n "$p" ] || { echo "no primary; see $hostlog" >&2; exit 1; }
 
-echo "== letting the fleet run for four intervals"
-sleep $((4 * interval))
-show_syncs
-before=$(wc -l < "$synclog")
+[ "$(count_syncs)" -gt 0 ] || wait_next_sync
+for _ in $(seq 40); do [ "$(local_mail)" -ge 3 ] && break; sleep 0.05; done
+echo "== first sync done: the local Maildir holds $(local_mail) messages"
+
+echo
+echo "== :HimalayaSyncStatus in nvim-$p, the primary"
+status_of "$p" "$demo/status$p.txt"
+sed 's/^/   | /' "$demo/status$p.txt"
+for i in 1 2 3; do  # the secondaries: their first two sections
+  [ "$i" = "$p" ] && continue
+  status_of "$i" "$demo/status$i.txt"
+  echo "== :HimalayaSyncStatus in nvim-$i (its first two sections)"
+  awk '/^## Sync History/ { exit } /^## / { on = 1 } on && NF { print "   | " $0 }' "$demo/status$i.txt"
+done
+
+# Measure from the middle of an interval, so that no sync falls on an edge of
+# a window; the kill, a whole number of intervals later, is mid-interval too.
+# The fleet's schedule is last sync start + interval (SPEC §5).
+learn_labels
+mid=$(($(log_ms "$(grep ' info: automatic sync started' "$hostlog" | tail -n 1 | cut -d' ' -f1)") +
+  interval * 500))
+while [ "$mid" -lt $(($(now_ms) + 200)) ]; do mid=$((mid + interval * 1000)); done
+sleep_until "$mid"
+echo
+from=$(now_ms)
+have=$(local_mail)
+deliver "Fresh news"
+delivered=$(now_ms)
+for _ in $(seq $((interval * 40))); do
+  [ "$(local_mail)" -gt "$have" ] && break
+  sleep 0.025
+done
+if [ "$(local_mail)" -gt "$have" ]; then
+  # When mbsync wrote it: the newest file's modification time.
+  arrived=$(find "$mail/Mail/INBOX/new" "$mail/Mail/INBOX/cur" -type f -printf '%T@\n' |
+    sort -n | tail -n 1 | awk '{ printf "%.0f", $1 * 1000 }')
+  echo "== mail arrives: a message delivered to the server at $(stamp "$delivered" %H:%M:%S.%3N) was"
+  echo "   written to the local Maildir $(secs $((arrived - delivered))) s later (interval ${interval} s)"
+else
+  echo "== mail arrives: the message delivered at $(stamp "$delivered" %H:%M:%S.%3N) is NOT local" \
+    "after $(secs $(($(now_ms) - delivered))) s"
+fi
+
+victim=$p
+log_lines=$(wc -l <"$hostlog")
+sleep_until $((mid + windows * interval * 1000))
+killed=$(now_ms)
+kill -9 "${pids[$((victim - 1))]}"
+echo "== $windows intervals with 3 Neovims"
+show_window "$from" "$killed" 3
+echo
+echo "== SIGKILL of the primary's Neovim, nvim-$victim (pid ${pids[$((victim - 1))]}), at $(stamp "$killed" %H:%M:%S.%3N)"
+line=""
+for _ in $(seq 200); do
+  line=$(tail -n +"$((log_lines + 1))" "$hostlog" | grep -m1 ' info: role: .* -> Primary Coordinator' || true)
+  [ -n "$line" ] && break
+  sleep 0.025
+done
+if [ -n "$line" ]; then
+  read -r ts hostpid _ <<<"$line"
+  echo "   ${label[$hostpid]:-host $hostpid} took over $(($(log_ms "$ts") - killed)) ms after the kill (from the hosts' log)"
+else
+  echo "   no takeover in the hosts' log within 5 s"
+fi
+roles
+sleep_until $((mid + 2 * windows * interval * 1000))
+to=$(now_ms)
+echo "== $windows intervals with 2 Neovims, after the kill"
+show_window "$killed" "$to" 2
 
 p=$(primary_index)
 echo
-echo "== SIGKILL of the primary's Neovim, nvim-$p (pid ${pids[$((p - 1))]})"
-kill -9 "${pids[$((p - 1))]}"
-killed=$(date +%s%N)
-new=""
-for _ in $(seq 200); do
-  new=$(primary_index)
-  [ -n "$new" ] && break
-  sleep 0.02
-done
-took=$((($(date +%s%N) - killed) / 1000000))
-echo "   new primary: nvim-$new, seen after ${took} ms (including the time to ask each Neovim)"
-roles
-
-echo
-echo "== four more intervals after the failover"
-sleep $((4 * interval))
-show_syncs
-after=$(wc -l < "$synclog")
-echo "   $before syncs before the kill, $((after - before)) after: one per ${interval} s interval"
-echo
-echo "== :HimalayaSyncStatus in the new primary, nvim-$new"
-show_status "$new"
-echo
-echo "== done; cleaning up"
+echo "== :HimalayaSyncStatus in nvim-$p, the new primary (its Sync History)"
+status_of "$p" "$demo/status.txt"
+sed -n '/^## Sync History/,/^$/p' "$demo/status.txt" | sed '/^$/d; s/^/   | /'
+echo "== done: stopping the Neovims and Dovecot, removing $demo"

@@ -9,6 +9,7 @@ packages=(
   libspdlog-dev libgtest-dev
   neovim isync dovecot-imapd
   procps util-linux python3
+  clang libclang-rt-14-dev faketime
 )
 if [ "${HIMALAYA_BENCH_DEPS:-0}" = 1 ]; then
   packages+=(hyperfine)

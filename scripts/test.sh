@@ -34,4 +34,21 @@ if [ "${CI:-}" = true ] || [ "${HIMALAYA_SANITIZE:-0}" = 1 ]; then
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --output-on-failure --timeout 900 -j2 -LE mail \
       -E 'MultiProcessTest\.(StartStormOf100|HundredProcessesTimesHundredIncrementsLoseNothing)')
+
+  # ThreadSanitizer over the two layers below the host: the rpc session and
+  # the coordinator, with its multi-process tests (the 100-process load tests
+  # are left out for the reason given above).
+  echo "== build with TSan"
+  rm -rf "$root/build-tsan"
+  BUILD_DIR="$root/build-tsan" "$root/scripts/build.sh" -DHIMALAYA_WERROR=$werror \
+    -DHIMALAYA_TSAN=ON
+  echo "== rpc and coordinator tests under TSan"
+  (cd "$root/build-tsan" && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+    ctest --output-on-failure --timeout 900 -j2 -L 'rpc|coordinator|multiprocess' \
+      -E 'MultiProcessTest\.(StartStormOf100|HundredProcessesTimesHundredIncrementsLoseNothing)')
+
+  # Each libFuzzer target for a bounded time, from the seed corpus in
+  # tests/fuzz/corpus; scripts/fuzz.sh SECONDS runs them longer.
+  echo "== fuzzers"
+  "$root/scripts/fuzz.sh" "${HIMALAYA_FUZZ_SECONDS:-60}"
 fi

@@ -4,7 +4,8 @@
 // Events are printed to stdout, one line each, flushed at once:
 //   ready <id> <host pid> <role> <mono>
 //   role <id> <role> <wall> <mono>
-//   sync-start <id> <wall> <mono> | sync-denied <id> <reason> | sync-end <id> <wall>
+//   sync-start <id> <wall> <mono> <recorded start, wall> | sync-denied <id> <reason> |
+//   sync-end <id> <wall>
 //   warning <id> <text> | debug <id> <text> (with --debug)
 //   exit <id>
 // where mono is CLOCK_MONOTONIC seconds, comparable across processes.
@@ -183,7 +184,9 @@ int main(int argc, char** argv) {
       say("sync-denied " + id + " " + one_line(grant.reason));
       return;
     }
-    say("sync-start " + id + " " + num(clock->wall()) + " " + num(clock->monotonic()));
+    const auto last = coordinator->status().last_sync;
+    say("sync-start " + id + " " + num(clock->wall()) + " " + num(clock->monotonic()) + " " +
+        num(last ? last->time : clock->wall()));
     sync_timer.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
         std::chrono::duration<double>(sync_duration)));
     sync_timer.async_wait([&](const boost::system::error_code& ec) {

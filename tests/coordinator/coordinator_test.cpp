@@ -6,10 +6,12 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <csignal>
 #include <functional>
 
 #include "coordinator/state_file.h"
@@ -356,6 +358,53 @@ TEST_F(CoordinatorTest, ForeignOwnerDegradesAndRecovers) {
       io_, [&] { return a->role() == Role::primary; }, 5));
 }
 
+// SPEC §5: no automatic sync within sync_cooldown of the last one's start.
+// A secondary that goes Uncoordinated before it ever synced counts its own
+// timer from the fleet's last sync as it last read it, not from its start-up.
+TEST_F(CoordinatorTest, SecondaryGoingUncoordinatedKeepsTheFleetsCooldown) {
+  Config c = config();
+  c.interval = 1.0;
+  c.sync_cooldown = 1.0;
+  Recorder ra;
+  Recorder rb;
+  auto a = make("nvim_1_1", ra, c, 1);
+  auto b = make("nvim_2_2", rb, c, 2);
+  ra.on_due = [&] {
+    if (a->begin_sync(SyncTrigger::automatic).granted) {
+      a->end_sync(SyncOutcome::ok, "");
+    }
+  };
+  double b_first_sync_wall = 0;
+  rb.on_due = [&] {
+    if (b_first_sync_wall == 0) {
+      b_first_sync_wall = SystemClock{}.wall();
+    }
+    if (b->begin_sync(SyncTrigger::automatic).granted) {
+      b->end_sync(SyncOutcome::ok, "");
+    }
+  };
+  a->start();
+  b->start();
+  ASSERT_EQ(a->role(), Role::primary);
+  ASSERT_EQ(b->role(), Role::secondary);
+  ASSERT_TRUE(run_until(
+      io_, [&] { return ra.sync_due == 1; }, 5));
+  run_for(io_, 0.2);  // b reads the file with the sync on its next heartbeat
+  const double last = file_state().last_sync_time;
+  ASSERT_GT(last, 0);
+  // The file becomes unusable for both: a symlink is refused.
+  fs::rename(c.state_file, tmp_.path() / "elsewhere.json");
+  fs::create_symlink(tmp_.path() / "elsewhere.json", c.state_file);
+  ASSERT_TRUE(run_until(
+      io_, [&] { return b->role() == Role::uncoordinated; }, 5));
+  ASSERT_TRUE(run_until(
+      io_, [&] { return rb.sync_due >= 1; }, 5));
+  EXPECT_GE(b_first_sync_wall - last, c.sync_cooldown - 0.05)
+      << "b synced " << b_first_sync_wall - last << " s after the fleet's last sync";
+  a->stop();
+  b->stop();
+}
+
 TEST_F(CoordinatorTest, DisabledCoordinationSyncsOnItsOwnTimerWithoutWarning) {
   Config c = config();
   c.enabled = false;
@@ -421,6 +470,127 @@ TEST_F(CoordinatorTest, StaleForeignPrimaryIsReplacedAfterTheThreshold) {
     said_failover = said_failover || d.find("failover") != std::string::npos;
   }
   EXPECT_TRUE(said_failover);
+}
+
+// A deleted state file is rebuilt by the next heartbeat, and keeps the
+// fleet's schedule: the last sync time as the instance last saw it, so the
+// rebuild starts no sync of its own.
+TEST_F(CoordinatorTest, ADeletedStateFileIsRebuiltWithTheLastSyncTime) {
+  Recorder ra;
+  auto a = make("nvim_1_1", ra, config(), 1);
+  a->start();
+  ASSERT_TRUE(a->begin_sync(SyncTrigger::manual).granted);
+  a->end_sync(SyncOutcome::ok, "");
+  const State before = file_state();
+  ASSERT_GT(before.last_sync_time, 0);
+  fs::remove(config().state_file);
+  ASSERT_TRUE(run_until(
+      io_, [&] { return fs::exists(config().state_file); }, 5));
+  State after = file_state();
+  EXPECT_EQ(after.last_sync_time, before.last_sync_time);
+  EXPECT_EQ(after.last_sync_instance, "nvim_1_1");
+  ASSERT_TRUE(after.primary);
+  EXPECT_EQ(after.primary->instance_id, "nvim_1_1");
+  run_for(io_, 0.2);
+  EXPECT_EQ(ra.sync_due, 0) << "the rebuild caused a sync";
+}
+
+// A file rebuilt from another instance's older view (it was deleted or
+// corrupt right after this instance started a sync) has an older last sync
+// time: this instance puts its own sync start back, so no sync is due at once.
+TEST_F(CoordinatorTest, ARebuiltFileGetsBackTheLastSyncStartOfThisInstance) {
+  Recorder ra;
+  auto a = make("nvim_1_1", ra, config(), 1);
+  a->start();
+  ASSERT_TRUE(a->begin_sync(SyncTrigger::manual).granted);
+  const double started = file_state().last_sync_time;
+  ASSERT_GT(started, 0);
+  ASSERT_TRUE(StateFile(config().state_file)
+                  .update([&](State& s) {
+                    s.last_sync_time = started - 100;
+                    s.last_sync_instance = "nvim_2_2";
+                    return true;
+                  })
+                  .ok());
+  ASSERT_TRUE(run_until(
+      io_, [&] { return file_state().last_sync_time == started; }, 5));
+  EXPECT_EQ(file_state().last_sync_instance, "nvim_1_1");
+  a->end_sync(SyncOutcome::ok, "");
+  run_for(io_, 0.2);
+  EXPECT_EQ(ra.sync_due, 0);
+}
+
+// The primary is frozen (its io_context no longer runs, as under SIGSTOP)
+// after it spawned its sync command and before it could record the end. Its
+// sync keeps blocking while that process runs; once the process is gone, the
+// instance that took over sees the sync as over, records that its outcome is
+// unknown, and syncs on the schedule instead of waiting for sync_timeout.
+TEST_F(CoordinatorTest, SyncOfAFrozenPrimaryIsOverOnceItsSyncProcessExited) {
+  Config c = config();
+  c.interval = 1;
+  c.sync_cooldown = 0.5;
+  c.sync_timeout = 30;
+  boost::asio::io_context frozen_io;
+  Recorder ra, rb;
+  Identity ida = make_identity(::getpid(), "test", SystemClock{}, ProcProbe{}, "nvim_1_1");
+  ida.started_at = 1;
+  auto a = std::make_unique<Coordinator>(frozen_io, c, ida, nullptr, ra.events());
+  a->start();
+  ASSERT_EQ(a->role(), Role::primary);
+  ASSERT_TRUE(a->begin_sync(SyncTrigger::manual).granted);
+  const pid_t sync_process = ::fork();
+  ASSERT_GE(sync_process, 0);
+  if (sync_process == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  a->sync_process_started(sync_process);
+  State s = file_state();
+  ASSERT_TRUE(s.running_sync);
+  EXPECT_EQ(s.running_sync->sync_pid, sync_process);
+  EXPECT_GT(s.running_sync->sync_start_ticks, 0U);
+  EXPECT_EQ(s.running_sync->boot_id, ida.host.boot_id);
+
+  // From here on `a` is frozen: only b runs.
+  auto b = make("nvim_2_2", rb, c, 2);
+  int granted = 0;
+  rb.on_due = [&] { granted += b->begin_sync(SyncTrigger::automatic).granted ? 1 : 0; };
+  b->start();
+  ASSERT_TRUE(run_until(
+      io_, [&] { return b->role() == Role::primary; }, 5));
+  // Due (interval 1 s) but the sync process still runs: no sync.
+  run_for(io_, 1.2);
+  EXPECT_EQ(granted, 0);
+  ASSERT_TRUE(file_state().running_sync);
+  EXPECT_EQ(file_state().running_sync->instance_id, "nvim_1_1");
+
+  ::kill(sync_process, SIGKILL);
+  ::waitpid(sync_process, nullptr, 0);
+  const auto exited = std::chrono::steady_clock::now();
+  ASSERT_TRUE(run_until(
+      io_, [&] { return granted == 1; }, 5));
+  const double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - exited).count();
+  EXPECT_LT(took, 3 * c.heartbeat_interval + 0.5) << "the next sync waited for the frozen primary";
+  s = file_state();
+  ASSERT_TRUE(s.running_sync);
+  EXPECT_EQ(s.running_sync->instance_id, "nvim_2_2");
+  ASSERT_TRUE(s.last_result);
+  EXPECT_EQ(s.last_result->instance_id, "nvim_1_1");
+  EXPECT_EQ(s.last_result->outcome, SyncOutcome::cancelled);
+  EXPECT_NE(s.last_result->message.find("outcome unknown"), std::string::npos)
+      << s.last_result->message;
+
+  // b's sync ends; then `a` thaws and records its own end, late: b's later
+  // result stays, and `a` is no longer primary.
+  b->end_sync(SyncOutcome::ok, "");
+  a->end_sync(SyncOutcome::ok, "");
+  s = file_state();
+  EXPECT_FALSE(s.running_sync);
+  ASSERT_TRUE(s.last_result);
+  EXPECT_EQ(s.last_result->instance_id, "nvim_2_2");
+  EXPECT_EQ(a->role(), Role::secondary);
+  a.reset();
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
@@ -68,12 +70,18 @@ class Fleet {
   Fleet(const Fleet&) = delete;
   Fleet& operator=(const Fleet&) = delete;
 
-  Driver& spawn(const std::vector<std::string>& extra) {
+  // wrapper, if given, is a command line the driver is run under (e.g.
+  // {"unshare", "-u", ...}); it must exec the driver, whose argv it is
+  // prepended to. A wrapped driver leads its own process group, so a test can
+  // signal the wrapper and the driver together with kill(-pid, ...).
+  Driver& spawn(const std::vector<std::string>& extra,
+                const std::vector<std::string>& wrapper = {}) {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) {
       throw std::runtime_error("pipe2 failed");
     }
-    std::vector<std::string> args = {driver_, "--state", state_file_.string()};
+    std::vector<std::string> args = wrapper;
+    args.insert(args.end(), {driver_, "--state", state_file_.string()});
     args.insert(args.end(), extra.begin(), extra.end());
     std::vector<char*> argv;
     argv.reserve(args.size() + 1);
@@ -84,8 +92,15 @@ class Fleet {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    if (!wrapper.empty()) {
+      posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+      posix_spawnattr_setpgroup(&attr, 0);
+    }
     pid_t pid = -1;
-    int rc = posix_spawn(&pid, driver_.c_str(), &actions, nullptr, argv.data(), environ);
+    int rc = posix_spawnp(&pid, args[0].c_str(), &actions, &attr, argv.data(), environ);
+    posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&actions);
     ::close(fds[1]);
     if (rc != 0) {
@@ -236,6 +251,52 @@ class Fleet {
   std::filesystem::path state_file_;
   std::vector<std::unique_ptr<Driver>> drivers_;
 };
+
+// Lets the fleet's event lines flow for `seconds`.
+inline void pump_for(Fleet& fleet, double seconds) {
+  const double until = mono_now() + seconds;
+  fleet.wait_until([&] { return mono_now() > until; }, seconds + 5);
+}
+
+// The state letter of /proc/<pid>/stat (R, S, T, ...), or 0.
+inline char process_state(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(in, line);
+  auto close = line.rfind(") ");
+  return close == std::string::npos || close + 2 >= line.size() ? 0 : line[close + 2];
+}
+
+// SIGSTOPs `target` (a pid, or -pgid) at a moment when `stopped` (the driver
+// process itself) does not hold the state file's lock, and returns the
+// monotonic time the signal was sent; 0 if 50 attempts all caught it inside
+// the lock. A stopped lock holder makes every other instance Uncoordinated
+// after lock_timeout (SPEC §5, "lock unavailable"), which is another test's
+// matter; the tests that stop a primary to see a takeover must not hit it.
+inline double stop_outside_state_lock(Fleet& fleet, pid_t target, pid_t stopped,
+                                      const std::filesystem::path& lock_path) {
+  const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CLOEXEC);
+  if (lock_fd < 0) {
+    return 0;
+  }
+  double stopped_at = 0;
+  for (int attempt = 0; attempt < 50 && stopped_at == 0; ++attempt) {
+    const double sent = mono_now();
+    ::kill(target, SIGSTOP);
+    if (!fleet.wait_until([&] { return process_state(stopped) == 'T'; }, 10)) {
+      break;
+    }
+    if (::flock(lock_fd, LOCK_EX | LOCK_NB) == 0) {
+      ::flock(lock_fd, LOCK_UN);
+      stopped_at = sent;
+    } else {
+      ::kill(target, SIGCONT);
+      pump_for(fleet, 0.02);
+    }
+  }
+  ::close(lock_fd);
+  return stopped_at;
+}
 
 inline double percentile(std::vector<double> v, double q) {
   if (v.empty()) {

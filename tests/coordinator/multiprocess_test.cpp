@@ -159,8 +159,9 @@ TEST_F(MultiProcessTest, SigstopPastThresholdThenSigcont) {
   }
   ASSERT_TRUE(fleet.wait_until([&] { return fleet.agreed(); }, 30));
   Driver* old = fleet.primaries().at(0);
-  const double stopped_at = mono_now();
-  ::kill(old->pid, SIGSTOP);
+  const double stopped_at =
+      stop_outside_state_lock(fleet, old->pid, old->pid, StateFile(state()).lock_path());
+  ASSERT_GT(stopped_at, 0) << "never caught the primary outside the state file's lock";
   ASSERT_TRUE(fleet.wait_until(
       [&] {
         for (Driver* d : fleet.alive()) {

@@ -188,5 +188,121 @@ TEST(RunningSyncTest, RemoteOwnerIsTrustedUntilTheTimeout) {
   EXPECT_TRUE(running_sync_active(s, here(), probe, 600, policy()).active);
 }
 
+// The running sync of an instance that is frozen (SIGSTOP) after it spawned
+// its sync command: the instance is alive, its heartbeat stale, and it cannot
+// record the end. The record names the sync process.
+State frozen_owner_with_sync_process(FakeProbe& probe) {
+  State s;
+  auto id = identity("a", 10, 1);
+  probe.table[10] = id.host_start_ticks;  // the owner lives (stopped, not dead)
+  s.instances["a"] = to_record(id, 1, false);
+  SyncRecord r{"a", 0, 10};
+  r.sync_pid = 77;
+  r.sync_start_ticks = 7700;
+  r.hostname = here().hostname;
+  r.boot_id = here().boot_id;
+  s.running_sync = r;
+  return s;
+}
+
+TEST(RunningSyncTest, ActiveWhileTheSyncProcessLivesAndWithinTimeout) {
+  FakeProbe probe;
+  State s = frozen_owner_with_sync_process(probe);
+  probe.table[77] = 7700;
+  EXPECT_TRUE(running_sync_active(s, here(), probe, 1, policy()).active);
+  EXPECT_TRUE(running_sync_active(s, here(), probe, 660, policy()).active);
+  // Bounded: a sync process that never ends is over after the timeout.
+  auto over = running_sync_active(s, here(), probe, 661, policy());
+  EXPECT_FALSE(over.active);
+  EXPECT_EQ(over.outcome, SyncOutcome::timed_out);
+}
+
+TEST(RunningSyncTest, OverOnceTheSyncProcessExitedThoughItsOwnerLives) {
+  FakeProbe probe;
+  State s = frozen_owner_with_sync_process(probe);
+  auto v = running_sync_active(s, here(), probe, 1, policy());
+  EXPECT_FALSE(v.active);
+  EXPECT_EQ(v.outcome, SyncOutcome::cancelled);
+  EXPECT_NE(v.reason.find("outcome unknown"), std::string::npos) << v.reason;
+  EXPECT_NE(v.reason.find("did not record the end"), std::string::npos) << v.reason;
+}
+
+TEST(RunningSyncTest, OverWhenTheSyncProcessPidWasReused) {
+  FakeProbe probe;
+  State s = frozen_owner_with_sync_process(probe);
+  probe.table[77] = 9999;  // another process now
+  EXPECT_FALSE(running_sync_active(s, here(), probe, 1, policy()).active);
+}
+
+TEST(RunningSyncTest, OverOnceTheSyncProcessExitedEvenAfterItsOwnerWasPruned) {
+  FakeProbe probe;
+  State s = frozen_owner_with_sync_process(probe);
+  s.instances.clear();
+  EXPECT_FALSE(running_sync_active(s, here(), probe, 1, policy()).active);
+  probe.table[77] = 7700;
+  EXPECT_TRUE(running_sync_active(s, here(), probe, 1, policy()).active);
+}
+
+TEST(RunningSyncTest, SyncProcessThatOutlivesItsDeadOwnerStillBlocks) {
+  // A SIGKILLed host: its sync command gets SIGTERM and takes a moment to end.
+  FakeProbe probe;
+  State s = frozen_owner_with_sync_process(probe);
+  probe.table.erase(10);
+  probe.table[77] = 7700;
+  EXPECT_TRUE(running_sync_active(s, here(), probe, 1, policy()).active);
+  probe.table.erase(77);
+  EXPECT_FALSE(running_sync_active(s, here(), probe, 1, policy()).active);
+}
+
+TEST(RunningSyncTest, SyncProcessOfAnotherHostOrBootIsNotProbed) {
+  FakeProbe probe;  // pid 77 is not in this table: it would read as gone
+  for (const HostFacts& other : {HostFacts{"laptop", "boot-1"}, HostFacts{"box", "boot-2"}}) {
+    State s = frozen_owner_with_sync_process(probe);
+    s.running_sync->hostname = other.hostname;
+    s.running_sync->boot_id = other.boot_id;
+    EXPECT_TRUE(running_sync_active(s, here(), probe, 600, policy()).active)
+        << other.hostname << " " << other.boot_id;
+  }
+}
+
+TEST(RunningSyncTest, RecordWithoutTheSyncProcessBlocksUntilTheTimeout) {
+  // A file of an older version, or a record written before the command was
+  // spawned: only the owner and the timeout can end it.
+  FakeProbe probe;
+  State s = frozen_owner_with_sync_process(probe);
+  s.running_sync->sync_pid = 0;
+  s.running_sync->sync_start_ticks = 0;
+  EXPECT_TRUE(running_sync_active(s, here(), probe, 600, policy()).active);
+  EXPECT_FALSE(running_sync_active(s, here(), probe, 661, policy()).active);
+}
+
+// The decision over time, as a secondary that took over from the frozen owner
+// sees it on a fake clock: the sync blocks while its process runs, and stops
+// blocking as soon as the process is gone, long before the timeout.
+TEST(RunningSyncTest, NextSyncIsDueAsSoonAsTheFrozenOwnersSyncProcessEnded) {
+  FakeProbe probe;
+  FakeClock clock;
+  State s = frozen_owner_with_sync_process(probe);
+  s.running_sync->started = clock.wall();
+  s.last_sync_time = clock.wall();
+  probe.table[77] = 7700;
+  SyncPolicy p = policy();
+  p.sync_timeout = 1800;  // a long sync: its process still runs when the next is due
+  SyncClock running_clock;
+  SyncClock last_clock;
+  auto context = [&] {
+    SyncContext c = primary_ctx(last_clock.since(s.last_sync_time, clock.wall(), clock.boottime()));
+    c.policy = p;
+    double age = running_clock.since(s.running_sync->started, clock.wall(), clock.boottime());
+    c.running = running_sync_active(s, here(), probe, age, p).active;
+    return c;
+  };
+  clock.advance(900);  // due, but the sync process still runs
+  EXPECT_EQ(check_automatic_sync(context()).block, SyncBlock::running);
+  probe.table.erase(77);  // it exits; its owner stays frozen
+  clock.advance(1);
+  EXPECT_TRUE(check_automatic_sync(context()).start);
+}
+
 }  // namespace
 }  // namespace himalaya::coordinator

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <string>
 
 namespace himalaya::coordinator {
 namespace {
@@ -42,6 +43,10 @@ TEST(StateTest, RoundTripsEveryField) {
   r.released = true;
   s.instances[r.instance_id] = r;
   s.running_sync = SyncRecord{"nvim_1_2", 7.5, 3};
+  s.running_sync->sync_pid = 8;
+  s.running_sync->sync_start_ticks = 987654321098ULL;
+  s.running_sync->hostname = "box";
+  s.running_sync->boot_id = "b-1";
   s.last_result = SyncResult{"nvim_1_2", 6, 7, SyncOutcome::timed_out, "took too long"};
   s.extra["future_key"] = R"({"a":[1,2]})";
 
@@ -54,6 +59,10 @@ TEST(StateTest, RoundTripsEveryField) {
   EXPECT_EQ(t.instances.at("nvim_1_2").nvim_start_ticks, 123456789012345ULL);
   EXPECT_TRUE(t.instances.at("nvim_1_2").released);
   EXPECT_EQ(t.running_sync->pid, 3);
+  EXPECT_EQ(t.running_sync->sync_pid, 8);
+  EXPECT_EQ(t.running_sync->sync_start_ticks, 987654321098ULL);
+  EXPECT_EQ(t.running_sync->hostname, "box");
+  EXPECT_EQ(t.running_sync->boot_id, "b-1");
   EXPECT_EQ(t.last_result->outcome, SyncOutcome::timed_out);
   EXPECT_EQ(t.last_result->message, "took too long");
   EXPECT_EQ(t.extra.at("future_key"), R"({"a":[1,2]})");
@@ -125,6 +134,39 @@ TEST(StateTest, RandomBytesAndDeepNestingNeverCrash) {
   EXPECT_FALSE(parse_state(deep).ok());
   std::string nested = std::string(100000, '[') + std::string(100000, ']');
   EXPECT_FALSE(parse_state(nested).ok());
+}
+
+TEST(StateTest, RunningSyncOfAnOlderVersionLoadsWithoutTheSyncProcess) {
+  auto r = parse_state(R"({"running_sync":{"instance":"nvim_1_2","started":7.5,"pid":3}})");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_TRUE(r.value().running_sync);
+  EXPECT_EQ(r.value().running_sync->pid, 3);
+  EXPECT_EQ(r.value().running_sync->sync_pid, 0);
+  EXPECT_EQ(r.value().running_sync->sync_start_ticks, 0U);
+  EXPECT_EQ(r.value().running_sync->boot_id, "");
+  EXPECT_FALSE(parse_state(R"({"running_sync":{"sync_pid":-1}})").ok());
+  EXPECT_FALSE(parse_state(R"({"running_sync":{"sync_start_ticks":"x"}})").ok());
+}
+
+// Found by tests/fuzz/state_fuzz: unknown keys are kept as JSON text, and
+// nlohmann's dump() recurses once per level, so a file under the 1 MiB cap
+// that nests deeply under a key of its own overflowed the stack of every host
+// that read it. Such nesting is now corrupt; moderate nesting still round-trips.
+TEST(StateTest, DeepNestingUnderAnUnknownKeyIsCorruptNotAStackOverflow) {
+  const std::size_t depth = 500000;
+  const std::string deep =
+      R"({"future":)" + std::string(depth, '[') + std::string(depth, ']') + "}";
+  EXPECT_FALSE(parse_state(deep).ok());
+  const std::string deep_object = R"({"instances":{"a":{"instance_id":"a","x":)" +
+                                  std::string(depth, '[') + std::string(depth, ']') + "}}}";
+  EXPECT_FALSE(parse_state(deep_object).ok());
+
+  const std::string moderate = R"({"future":)" + std::string(40, '[') + std::string(40, ']') + "}";
+  auto r = parse_state(moderate);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  auto back = parse_state(serialize_state(r.value()));
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back.value().extra.at("future"), std::string(40, '[') + std::string(40, ']'));
 }
 
 TEST(StateTest, NullsMeanAbsent) {

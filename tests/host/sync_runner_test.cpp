@@ -379,7 +379,7 @@ TEST_F(SyncRunnerTest, CancelTerminatesTheGroup) {
   EXPECT_FALSE(runner.running());
 }
 
-TEST_F(SyncRunnerTest, HoldsTheLockWhichTheCommandDoesNotInherit) {
+TEST_F(SyncRunnerTest, TheCommandHoldsTheLockAndNothingElseOfTheHost) {
   SyncRunner runner(io_, options({"sleep", "60"}));
   Completion completion;
   std::string error;
@@ -390,21 +390,27 @@ TEST_F(SyncRunnerTest, HoldsTheLockWhichTheCommandDoesNotInherit) {
   // The command has exec'd by the time start() returns, but the dynamic
   // loader still opens (and closes) its libraries for a moment: wait until
   // it is down to what it inherited, which must be exactly stdin on
-  // /dev/null and stdout and stderr on one pipe. The lock never shows up.
+  // /dev/null, stdout and stderr on one pipe, and the sync lock.
   std::map<int, std::string> fds;
-  bool lock_seen = false;
   bool settled = run_until(io_, [&] {
     fds = open_fds(pid);
-    for (const auto& [fd, target] : fds) {
-      lock_seen = lock_seen || target == lock_file_.string();
-    }
-    return fds.size() == 3;
+    return fds.size() == 4;
   });
-  EXPECT_FALSE(lock_seen);
   ASSERT_TRUE(settled) << fds.size() << " descriptors";
   EXPECT_EQ(fds[0], "/dev/null");
   EXPECT_EQ(fds[1].rfind("pipe:", 0), 0U) << fds[1];
   EXPECT_EQ(fds[1], fds[2]);
+  int lock_fds = 0;
+  for (const auto& [fd, target] : fds) {
+    lock_fds += target == lock_file_.string() ? 1 : 0;
+  }
+  EXPECT_EQ(lock_fds, 1);
+  // The host itself no longer holds it: only the command does.
+  int host_lock_fds = 0;
+  for (const auto& [fd, target] : open_fds(::getpid())) {
+    host_lock_fds += target == lock_file_.string() ? 1 : 0;
+  }
+  EXPECT_EQ(host_lock_fds, 0);
 
   int error_number = 0;
   EXPECT_FALSE(can_flock(lock_file_, &error_number));
@@ -421,6 +427,29 @@ TEST_F(SyncRunnerTest, HoldsTheLockWhichTheCommandDoesNotInherit) {
   runner.cancel();
   ASSERT_TRUE(run_until(io_, [&] { return completion.done(); }));
   EXPECT_TRUE(can_flock(lock_file_));
+}
+
+// The lock ends with the sync process, not with the host's handling of it: a
+// host that is stopped (or just slow) after its command exited, and has not
+// reaped it yet, does not keep another sync waiting.
+TEST_F(SyncRunnerTest, TheLockIsFreeOnceTheCommandExitedEvenBeforeTheHostReapsIt) {
+  SyncRunner runner(io_, options({"sleep", "0.2"}));
+  Completion completion;
+  std::string error;
+  ASSERT_TRUE(runner.start(completion.callback(), error)) << error;
+  const int pid = runner.pid();
+  ASSERT_GT(pid, 0);
+  EXPECT_FALSE(can_flock(lock_file_));
+  // Without running io_: the runner sees nothing, as if the host were frozen.
+  const auto deadline = std::chrono::steady_clock::now() + patience;
+  while (alive(pid) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(2ms);
+  }
+  ASSERT_FALSE(alive(pid)) << "the command did not exit";
+  EXPECT_TRUE(can_flock(lock_file_)) << "the lock outlived the sync command";
+  EXPECT_TRUE(runner.running());
+  ASSERT_TRUE(run_until(io_, [&] { return completion.done(); }));
+  EXPECT_EQ(completion.result->outcome, SyncOutcome::ok);
 }
 
 TEST_F(SyncRunnerTest, RefusesToStartWhileTheLockIsHeld) {

@@ -1,6 +1,8 @@
 #include "tests/mail/mail_fixture.h"
 
+#include <grp.h>
 #include <gtest/gtest.h>
+#include <pwd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -138,6 +140,37 @@ void MailServer::deliver(const std::string& subject) const {
   ASSERT_EQ(status, 0) << output;
 }
 
+void MailServer::deliver_many(int count, std::size_t bytes) const {
+  const std::filesystem::path box = dir_ / "mail/alice";
+  std::string body;
+  // Base64-like lines of 76 characters, as a real attachment would be.
+  while (body.size() < bytes) {
+    for (int i = 0; i < 76; ++i) {
+      body += static_cast<char>('A' + (body.size() * 7 + static_cast<std::size_t>(i)) % 26);
+    }
+    body += '\n';
+  }
+  const struct passwd* nobody = ::getpwnam("nobody");  // the server's mail user (mailserver.sh)
+  const struct group* nogroup = ::getgrnam("nogroup");
+  ASSERT_TRUE(nobody != nullptr && nogroup != nullptr);
+  const auto stamp = static_cast<long long>(wall_now() * 1e6);
+  for (int n = 0; n < count; ++n) {
+    const std::string name = std::to_string(stamp) + "." + std::to_string(n) + ".bulk";
+    const std::filesystem::path tmp = box / "tmp" / name;
+    {
+      std::ofstream out(tmp, std::ios::binary);
+      out << "From: Bob <bob@example.org>\nTo: Alice <alice@example.org>\nSubject: bulk " << n
+          << "\nMessage-ID: <" << name << "@example.org>\n\n"
+          << body;
+      ASSERT_TRUE(out.good()) << "cannot write " << tmp;
+    }
+    ASSERT_EQ(::chown(tmp.c_str(), nobody->pw_uid, nogroup->gr_gid), 0) << "chown " << tmp;
+    std::error_code ec;
+    std::filesystem::rename(tmp, box / "new" / name, ec);
+    ASSERT_FALSE(ec) << ec.message();
+  }
+}
+
 bool MailServer::delivered_locally(const std::string& subject) const {
   const std::string header = "Subject: " + subject + "\n";
   for (const char* sub : {"new", "cur"}) {
@@ -194,6 +227,11 @@ std::vector<Session> MailServer::sessions() const {
 }
 
 bool Fleet::start(int count, const std::string& mbsyncrc, const FleetOptions& o) {
+  // HIMALAYA_TEST_HOST_BINARY runs the tests against another build of the
+  // host (an older one, to see a regression test fail without its fix).
+  const char* other_host = std::getenv("HIMALAYA_TEST_HOST_BINARY");
+  const std::string host =
+      other_host != nullptr && *other_host != '\0' ? other_host : HIMALAYA_HOST_BINARY;
   const std::string command = "{'mbsync', '-c', " + lua_quote(mbsyncrc) + ", '-a'}";
   for (int i = 0; i < count; ++i) {
     homes_.push_back(std::make_unique<e2e::TestHome>());
@@ -201,7 +239,7 @@ bool Fleet::start(int count, const std::string& mbsyncrc, const FleetOptions& o)
     home.write_init(
         "require('himalaya_coord').setup({\n"
         "  binary = " +
-        lua_quote(HIMALAYA_HOST_BINARY) + ",\n  state_file = " + lua_quote(state_file().string()) +
+        lua_quote(host) + ",\n  state_file = " + lua_quote(state_file().string()) +
         ",\n  log_file = " + lua_quote(home.log_file().string()) +
         ",\n  sync = {\n    auto_sync = true,\n    interval = " + lua_number(o.interval) +
         ",\n    startup_delay = " + lua_number(o.startup_delay) + ",\n    command = " + command +
@@ -234,6 +272,38 @@ void Fleet::stop() {
     }
   }
   host_pids_.clear();
+}
+
+pid_t Fleet::refresh_host_pid(std::size_t i, std::chrono::milliseconds timeout) {
+  pid_t pid = -1;
+  e2e::wait_until(
+      [&] {
+        auto job = nvim(i).lua_int(
+            "local m = require('himalaya_coord') "
+            "if not m.host_job() or not m.status(500) then return -1 end "
+            "return vim.fn.jobpid(m.host_job())");
+        pid = static_cast<pid_t>(job);
+        return pid > 0;
+      },
+      timeout);
+  if (pid > 0) {
+    host_pids_.at(i) = pid;
+  }
+  return pid;
+}
+
+std::string Fleet::log_tail(std::size_t i, std::size_t lines) const {
+  std::ifstream in(homes_.at(i)->log_file());
+  std::vector<std::string> all;
+  std::string line;
+  while (std::getline(in, line)) {
+    all.push_back(line);
+  }
+  std::string out;
+  for (std::size_t k = all.size() > lines ? all.size() - lines : 0; k < all.size(); ++k) {
+    out += all[k] + "\n";
+  }
+  return out;
 }
 
 std::string Fleet::role(std::size_t i) {

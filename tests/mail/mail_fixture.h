@@ -47,6 +47,9 @@ class MailServer {
 
   // Drops a message with this subject into alice's server-side INBOX.
   void deliver(const std::string& subject) const;
+  // Drops `count` messages of about `bytes` each into alice's server-side
+  // INBOX at once (written here, not through the script, to be quick).
+  void deliver_many(int count, std::size_t bytes) const;
   // True when a message with this subject is in the local INBOX (new/ or cur/).
   bool delivered_locally(const std::string& subject) const;
   // alice's IMAP sessions, in the order of their logins.
@@ -88,6 +91,10 @@ class Fleet {
   std::size_t size() const { return nvims_.size(); }
   e2e::NvimProcess& nvim(std::size_t i) { return *nvims_.at(i); }
   pid_t host_pid(std::size_t i) const { return host_pids_.at(i); }
+  // Asks Neovim i for its host's pid again (after the Lua side restarted the
+  // host) once the new host is ready; returns it, or -1 if it is not ready
+  // within `timeout`.
+  pid_t refresh_host_pid(std::size_t i, std::chrono::milliseconds timeout);
   // False once the test made it exit (:qa, a signal) and it was reaped.
   bool alive(std::size_t i) const { return alive_.at(i); }
   void mark_gone(std::size_t i) { alive_.at(i) = false; }
@@ -98,6 +105,8 @@ class Fleet {
   // or several are.
   std::optional<std::size_t> primary();
   std::filesystem::path state_file() const { return shared_.dir / "state/sync_coordinator.json"; }
+  // The host log of instance i (for a failing test's message).
+  std::string log_tail(std::size_t i, std::size_t lines = 30) const;
 
  private:
   e2e::TestHome shared_;
