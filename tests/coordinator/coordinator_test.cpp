@@ -15,33 +15,17 @@
 #include <functional>
 
 #include "coordinator/state_file.h"
+#include "run_loop.h"
 #include "test_support.h"
 
 namespace himalaya::coordinator {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::run_for;
+using testing::run_until;
 using testing::spit;
 using testing::TempDir;
-
-bool run_until(boost::asio::io_context& context, const std::function<bool()>& done,
-               double seconds = 10) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      return false;
-    }
-    context.restart();
-    context.run_for(std::chrono::milliseconds(2));
-  }
-  return true;
-}
-
-void run_for(boost::asio::io_context& context, double seconds) {
-  context.restart();
-  context.run_for(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-      std::chrono::duration<double>(seconds)));
-}
 
 struct Recorder {
   std::vector<std::pair<Role, Role>> roles;

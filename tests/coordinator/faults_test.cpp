@@ -24,12 +24,15 @@
 
 #include "coordinator/coordinator.h"
 #include "coordinator/state_file.h"
+#include "run_loop.h"
 #include "test_support.h"
 
 namespace himalaya::coordinator {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::run_for;
+using testing::run_until;
 using testing::slurp;
 using testing::spit;
 using testing::TempDir;
@@ -133,25 +136,6 @@ class DiskFiller {
   fs::path path_;
   bool full_ = false;
 };
-
-bool run_until(boost::asio::io_context& context, const std::function<bool()>& done,
-               double seconds = 10) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      return false;
-    }
-    context.restart();
-    context.run_for(std::chrono::milliseconds(2));
-  }
-  return true;
-}
-
-void run_for(boost::asio::io_context& context, double seconds) {
-  context.restart();
-  context.run_for(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-      std::chrono::duration<double>(seconds)));
-}
 
 double steady_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
