@@ -107,6 +107,9 @@ class Coordinator::Impl {
   bool appointment_deferred_ = false;
   std::string problem_;  // set while Uncoordinated because the file failed
   double started_mono_ = 0;
+  // When this instance was first seen leaving (Config::leaving); real time,
+  // like the lock waits it bounds.
+  std::optional<std::chrono::steady_clock::time_point> leaving_since_;
 
   // This instance's own sync, and the Uncoordinated schedule.
   bool local_running_ = false;
@@ -125,6 +128,25 @@ class Coordinator::Impl {
   }
 
   bool coordinated() const { return config_.enabled && problem_.empty(); }
+
+  bool leaving() {
+    if (!leaving_since_ && config_.leaving && config_.leaving()) {
+      leaving_since_ = std::chrono::steady_clock::now();
+    }
+    return leaving_since_.has_value();
+  }
+
+  // Every read-modify-write of the state file goes through here: the lock
+  // wait is lock_timeout, or what is left of leave_lock_timeout once leaving.
+  Result<StateFile::Update> update_file(const StateFile::Mutation& mutate) {
+    return file_.update(mutate, [this](double waited) {
+      if (leaving()) {
+        return std::chrono::steady_clock::now() - *leaving_since_ <
+               to_duration(config_.leave_lock_timeout);
+      }
+      return waited < config_.lock_timeout;
+    });
+  }
 
   ElectionContext election_context(double mono) const {
     ElectionContext ctx;
@@ -271,7 +293,7 @@ class Coordinator::Impl {
     if (cause == Cause::appoint) {
       appointment_deferred_ = false;
     }
-    auto result = file_.update([&](State& s) { return settle(s, cause); });
+    auto result = update_file([&](State& s) { return settle(s, cause); });
     if (!result) {
       degrade(result.error());
       return;
@@ -305,6 +327,12 @@ class Coordinator::Impl {
   }
 
   void degrade(const Error& error) {
+    if (leaving()) {
+      // On the way out: nothing to fall back to. The others see this
+      // instance's process gone, or its heartbeat stop.
+      debug("leaving without updating the state file: " + error.message);
+      return;
+    }
     if (problem_ != error.message) {
       warn("sync coordination is not working (" + error.message +
            "); this instance syncs on its own timer until the state file works again");
@@ -540,11 +568,14 @@ class Coordinator::Impl {
     if (local_running_) {
       return {false, "a sync of this instance is already running"};
     }
+    if (leaving()) {
+      return {false, "this instance is leaving"};
+    }
     const bool manual = trigger == SyncTrigger::manual;
     SyncGrant grant;
     std::optional<double> recorded_start;
     if (config_.enabled) {
-      auto result = file_.update([&](State& s) {
+      auto result = update_file([&](State& s) {
         bool changed = settle(s, Cause::sync);
         const double wall = clock_->wall();
         const double boot = clock_->boottime();
@@ -581,6 +612,9 @@ class Coordinator::Impl {
       });
       if (result) {
         after_update(result.value());
+      } else if (leaving()) {
+        degrade(result.error());
+        grant = {false, "this instance is leaving"};
       } else {
         degrade(result.error());
         grant = {true, manual ? "manual sync (uncoordinated)" : "uncoordinated sync"};
@@ -609,7 +643,7 @@ class Coordinator::Impl {
     if (!ticks) {
       return;  // already exited: the end is about to be recorded anyway
     }
-    auto result = file_.update([&](State& s) {
+    auto result = update_file([&](State& s) {
       bool changed = settle(s, Cause::sync);
       if (!s.running_sync || s.running_sync->instance_id != identity_.instance_id ||
           s.running_sync->started != local_started_wall_) {
@@ -632,7 +666,7 @@ class Coordinator::Impl {
     }
     local_running_ = false;
     if (config_.enabled) {
-      auto result = file_.update([&](State& s) {
+      auto result = update_file([&](State& s) {
         settle(s, Cause::sync);
         if (s.running_sync && s.running_sync->instance_id == identity_.instance_id) {
           s.running_sync.reset();
@@ -672,6 +706,7 @@ class Coordinator::Impl {
     if (stopped_) {
       return;
     }
+    leaving_since_ = leaving_since_.value_or(std::chrono::steady_clock::now());
     if (local_running_) {
       end_sync(SyncOutcome::cancelled, "the instance exited");
     }

@@ -68,6 +68,16 @@ struct Config {
   double lock_timeout = 1.5;  // bounded wait for the state file's lock
   bool auto_sync = true;
   bool enabled = true;
+  // True once this instance is on its way out (the host: its channel to
+  // Neovim closed, or it is shutting down). Asked before a sync starts and
+  // while a lock wait lasts. From the first true on, no sync is granted, and
+  // state-file writes (the handover included) wait for the lock at most
+  // leave_lock_timeout in all, counted from then, instead of lock_timeout
+  // each: SPEC §8 wants the host gone within a second even when another
+  // process holds the lock. A write that cannot be made then is skipped
+  // (logged as a decision); the others see the instance's process gone.
+  std::function<bool()> leaving;
+  double leave_lock_timeout = 0.3;
 };
 
 enum class Role { primary, secondary, uncoordinated };

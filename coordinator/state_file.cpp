@@ -268,7 +268,8 @@ Result<State> StateFile::read() const {
   return std::move(loaded.value().state);
 }
 
-Result<StateFile::Update> StateFile::update(const Mutation& mutate) {
+Result<StateFile::Update> StateFile::update(const Mutation& mutate,
+                                            const KeepWaiting& keep_waiting) {
   const fs::path dir = path_.parent_path().empty() ? fs::path(".") : path_.parent_path();
   if (auto made = ensure_directory(dir); !made) {
     return made.error();
@@ -279,8 +280,10 @@ Result<StateFile::Update> StateFile::update(const Mutation& mutate) {
 
   Update result;
   const auto wait_start = SteadyClock::now();
-  const auto deadline = wait_start + std::chrono::duration_cast<SteadyClock::duration>(
-                                         std::chrono::duration<double>(options_.lock_timeout));
+  const auto go_on = [&] {
+    const double waited = seconds_between(wait_start, SteadyClock::now());
+    return keep_waiting ? keep_waiting(waited) : waited < options_.lock_timeout;
+  };
   // A lock file deleted or replaced while locked (by hand, by a cleaner)
   // leaves the lock guarding nothing: the next process creates and locks a
   // new file. So the name is checked once the lock is taken, and again just
@@ -310,10 +313,12 @@ Result<StateFile::Update> StateFile::update(const Mutation& mutate) {
       if (errno != EWOULDBLOCK) {
         return io_error("cannot lock", lock_path(), errno);
       }
-      if (SteadyClock::now() >= deadline) {
+      if (!go_on()) {
+        // The same text every time, so the coordinator can tell a repeat.
+        char limit[32];
+        std::snprintf(limit, sizeof limit, "%g", options_.lock_timeout);
         return Error{Error::Kind::lock_timeout, "another process has held " + lock_path().string() +
-                                                    " for more than " +
-                                                    std::to_string(options_.lock_timeout) + " s"};
+                                                    " for more than " + limit + " s"};
       }
       std::this_thread::sleep_for(backoff);
       backoff = std::min(backoff * 2, std::chrono::microseconds(1000));

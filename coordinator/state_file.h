@@ -77,6 +77,12 @@ class StateFile {
   // be quick and must not call back into this StateFile.
   using Mutation = std::function<bool(State&)>;
 
+  // Asked while another process holds the lock, with the seconds waited so
+  // far: the wait goes on while it returns true. Without one, the wait ends
+  // after Options::lock_timeout. The coordinator shortens it for an instance
+  // that is leaving (SPEC §8: the host is gone within a second).
+  using KeepWaiting = std::function<bool(double waited)>;
+
   // clock (for the stamps written: created, last_modified, corrupt-<time>)
   // may be null: SystemClock.
   explicit StateFile(std::filesystem::path path);
@@ -93,8 +99,8 @@ class StateFile {
   // Read-modify-write under the lock. If the file was corrupt, the mutation
   // sees an empty State and the result is always written. The mutation may
   // run more than once (after the lock file was replaced); only the last
-  // run's state is written.
-  Result<Update> update(const Mutation& mutate);
+  // run's state is written. A wait cut short is an Error of kind lock_timeout.
+  Result<Update> update(const Mutation& mutate, const KeepWaiting& keep_waiting = {});
 
   // Fsyncs the directory if an update left that pending (see Options).
   void sync_directory();

@@ -1,5 +1,6 @@
 #include "host/app.h"
 
+#include <poll.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -52,6 +53,15 @@ coordinator::Config coordinator_config(const HostConfig& config) {
   c.auto_sync = config.sync.auto_sync;
   c.enabled = config.sync.coordination.enabled;
   return c;
+}
+
+// True once Neovim's end of the channel is gone (it quit or was killed),
+// even while the loop is busy and has not read the EOF yet. Neovim's job
+// channel is a socket pair or a pipe; both report POLLHUP when the peer has
+// closed. fd 0 itself stays open: the transport reads a duplicate of it.
+bool stdin_hung_up() {
+  pollfd p{STDIN_FILENO, POLLIN | POLLRDHUP, 0};
+  return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL)) != 0;
 }
 
 std::optional<std::int64_t> token_of(const msgpack::object& params) {
@@ -125,8 +135,10 @@ void App::start_coordinator() {
     neovim_->notify_user("himalaya-coord: " + message, Level::warn);
   };
   events.debug = [this](const std::string& message) { tell(Level::debug, message); };
-  coordinator_ = std::make_unique<coordinator::Coordinator>(
-      io_, coordinator_config(config_), std::move(identity), clock_, std::move(events));
+  coordinator::Config c = coordinator_config(config_);
+  c.leaving = [this] { return stopping_ || stdin_hung_up(); };
+  coordinator_ = std::make_unique<coordinator::Coordinator>(io_, std::move(c), std::move(identity),
+                                                            clock_, std::move(events));
   coordinator_->start();
 }
 

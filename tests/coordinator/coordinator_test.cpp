@@ -4,7 +4,9 @@
 // heartbeat paths, and the multi-process tests exercise the pidfd path.
 #include "coordinator/coordinator.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -575,6 +577,113 @@ TEST_F(CoordinatorTest, SyncOfAFrozenPrimaryIsOverOnceItsSyncProcessExited) {
   EXPECT_EQ(s.last_result->instance_id, "nvim_2_2");
   EXPECT_EQ(a->role(), Role::secondary);
   a.reset();
+}
+
+// SPEC §8: the host is gone within a second of its channel closing, even
+// while another process holds the state file's lock. Once leaving, lock waits
+// (the handover included) last leave_lock_timeout in all, not lock_timeout.
+class LeavingTest : public CoordinatorTest {
+ protected:
+  Config leaving_config() {
+    Config c = config();
+    c.lock_timeout = 30;  // a wait this long would fail every test below
+    c.leave_lock_timeout = 0.2;
+    c.leaving = [this] { return std::chrono::steady_clock::now() >= leave_at_; };
+    return c;
+  }
+  void leave_in(double seconds) {
+    leave_at_ = std::chrono::steady_clock::now() +
+                std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                    std::chrono::duration<double>(seconds));
+  }
+  // Holds the state file's lock like a frozen instance would.
+  void hold_lock() {
+    lock_fd_ = ::open(StateFile(config().state_file).lock_path().c_str(), O_RDWR | O_CLOEXEC);
+    ASSERT_GE(lock_fd_, 0);
+    ASSERT_EQ(::flock(lock_fd_, LOCK_EX), 0);
+  }
+  static bool has(const std::vector<std::string>& lines, const std::string& part) {
+    for (const auto& line : lines) {
+      if (line.find(part) != std::string::npos) {
+        return true;
+      }
+    }
+    return false;
+  }
+  double seconds_since(std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+  }
+  void TearDown() override {
+    if (lock_fd_ >= 0) {
+      ::close(lock_fd_);
+    }
+  }
+
+  std::chrono::steady_clock::time_point leave_at_ = std::chrono::steady_clock::time_point::max();
+  int lock_fd_ = -1;
+};
+
+TEST_F(LeavingTest, AHandoverBlockedByAHeldLockGivesUpWithinTheLeaveBudget) {
+  Recorder rec;
+  auto a = make("nvim_1_1", rec, leaving_config(), 1);
+  a->start();
+  ASSERT_EQ(a->role(), Role::primary);
+  hold_lock();
+  leave_in(0);
+  const auto t0 = std::chrono::steady_clock::now();
+  a->stop();
+  const double took = seconds_since(t0);
+  EXPECT_GE(took, 0.19);  // it did wait for the lock, for its budget
+  EXPECT_LT(took, 5.0) << "stop() waited for lock_timeout";
+  EXPECT_TRUE(rec.warnings.empty()) << rec.warnings.front();
+  EXPECT_TRUE(has(rec.debugs, "leaving without updating the state file"))
+      << ::testing::PrintToString(rec.debugs);
+  EXPECT_EQ(a->role(), Role::secondary);
+  // The file still names it: the others judge it by its process or heartbeat.
+  EXPECT_EQ(file_state().primary->instance_id, "nvim_1_1");
+}
+
+TEST_F(LeavingTest, ALockWaitUnderWayEndsWhenTheInstanceStartsLeaving) {
+  Recorder rec;
+  auto a = make("nvim_1_1", rec, leaving_config(), 1);
+  a->start();
+  ASSERT_EQ(a->role(), Role::primary);
+  hold_lock();
+  // The next heartbeat (every 50 ms) waits for the lock; 0.3 s in, the
+  // channel closes.
+  leave_in(0.3);
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(run_until(
+      io_, [&] { return has(rec.debugs, "leaving without updating the state file"); }, 20));
+  EXPECT_LT(seconds_since(t0), 5.0) << "the heartbeat waited for lock_timeout";
+  EXPECT_TRUE(rec.warnings.empty()) << rec.warnings.front();
+  EXPECT_NE(a->role(), Role::uncoordinated);  // leaving is not a coordination failure
+  a->stop();
+}
+
+TEST_F(LeavingTest, NoSyncIsGrantedToALeavingInstance) {
+  Recorder rec;
+  auto a = make("nvim_1_1", rec, leaving_config(), 1);
+  a->start();
+  leave_in(0);
+  for (auto trigger : {SyncTrigger::manual, SyncTrigger::automatic}) {
+    auto grant = a->begin_sync(trigger);
+    EXPECT_FALSE(grant.granted);
+    EXPECT_EQ(grant.reason, "this instance is leaving");
+  }
+  EXPECT_FALSE(file_state().running_sync);
+  // Nor when the channel closes during begin_sync's lock wait.
+  Recorder rb;
+  leave_at_ = std::chrono::steady_clock::time_point::max();
+  auto b = make("nvim_2_2", rb, leaving_config(), 2);
+  b->start();
+  hold_lock();
+  leave_in(0.3);
+  auto grant = b->begin_sync(SyncTrigger::manual);
+  EXPECT_FALSE(grant.granted);
+  EXPECT_TRUE(rb.warnings.empty()) << rb.warnings.front();
+  b->stop();
+  a->stop();
 }
 
 }  // namespace

@@ -6,7 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <thread>
+#include <vector>
 
 #include "test_support.h"
 
@@ -210,6 +212,44 @@ TEST(StateFileTest, LockWaitIsBounded) {
   EXPECT_LT(waited, 2.0);
   ::close(fd);
   EXPECT_TRUE(sf.update([](State&) { return true; }).ok());
+}
+
+TEST(StateFileTest, KeepWaitingReplacesTheLockTimeout) {
+  TempDir tmp;
+  fs::path file = tmp.path() / "s.json";
+  StateFile sf(file, StateFile::Options{1 << 20, 60}, nullptr);
+  ASSERT_TRUE(sf.update([](State&) { return true; }).ok());
+  int fd = ::open(sf.lock_path().c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX), 0);
+  std::vector<double> asked;
+  bool mutated = false;
+  auto u = sf.update(
+      [&](State&) {
+        mutated = true;
+        return true;
+      },
+      [&](double waited) {
+        asked.push_back(waited);
+        return waited < 0.1;
+      });
+  ASSERT_FALSE(u.ok());
+  EXPECT_EQ(u.error().kind, Error::Kind::lock_timeout);
+  EXPECT_FALSE(mutated);
+  ASSERT_GE(asked.size(), 2u);
+  EXPECT_TRUE(std::is_sorted(asked.begin(), asked.end()));
+  EXPECT_GE(asked.back(), 0.1);  // the wait ended when it said so, not after 60 s
+  EXPECT_LT(asked.back(), 30.0);
+  // Once the lock is free, it is not asked at all.
+  ::close(fd);
+  asked.clear();
+  EXPECT_TRUE(sf.update([](State&) { return true; },
+                        [&](double waited) {
+                          asked.push_back(waited);
+                          return false;
+                        })
+                  .ok());
+  EXPECT_TRUE(asked.empty());
 }
 
 TEST(StateFileTest, UpdatesAreSerialisedAcrossThreads) {

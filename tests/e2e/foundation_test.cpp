@@ -1,7 +1,12 @@
 // End-to-end: the plugin in a real headless Neovim 0.7 starts the real host.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
 
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -142,6 +147,35 @@ TEST_F(Foundation, HostIsGoneWithinOneSecondAfterNeovimIsKilled) {
   EXPECT_LT(took, 1s) << "host took "
                       << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
                       << " ms to exit";
+}
+
+// Another process holds the state file's lock (a frozen instance, say): the
+// handover cannot be written, and the host still leaves within a second,
+// not after lock_timeout (1.5 s) for each write it has left to make.
+TEST_F(Foundation, HostIsGoneWithinOneSecondAfterNeovimIsKilledWhileTheLockIsHeld) {
+  start_with_setup(
+      ", sync = { auto_sync = false, coordination = "
+      "{ heartbeat_interval = 0.05, takeover_threshold = 0.5 } }");
+  ASSERT_TRUE(nvim_->lua_bool("return require('himalaya_coord').wait_ready(5000)"));
+  auto host = static_cast<pid_t>(nvim_->lua_int(host_pid_lua));
+  ASSERT_GT(host, 0);
+  std::filesystem::path lock = home_.state_file();
+  lock += ".lock";
+  ASSERT_TRUE(wait_until([&] { return std::filesystem::exists(lock); }, 5s));
+  int fd = ::open(lock.c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX), 0);
+  nvim_->kill(SIGKILL);
+  auto killed = std::chrono::steady_clock::now();
+  EXPECT_TRUE(wait_until([&] { return process_gone(host); }, 10s));
+  auto took = std::chrono::steady_clock::now() - killed;
+  ::close(fd);
+  EXPECT_LT(took, 1s) << "host took "
+                      << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                      << " ms to exit";
+  std::ifstream log(home_.log_file());
+  std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("leaving without updating the state file"), std::string::npos) << text;
 }
 
 TEST_F(Foundation, KilledHostIsRestarted) {
