@@ -240,10 +240,60 @@ local function check_process(state)
   return answered
 end
 
+-- The host's rule for the directories above the state file (check_directory_safe in
+-- coordinator/state_file.cpp): each one, up to /, must be owned by you or by root, and not
+-- writable by others, nor by a group other than your own, unless it is sticky (like /tmp).
+-- Otherwise another user could swap in a state file of their own. Returns true if they pass.
+local function check_directory_safety(dir)
+  local bit = require('bit')
+  local p = dir
+  while not uv.fs_stat(p) and p ~= '/' do
+    p = vim.fn.fnamemodify(p, ':h')
+  end
+  p = uv.fs_realpath(p) or p
+  local me, my_group = uv.getuid(), uv.getgid()
+  while true do
+    local st = uv.fs_stat(p)
+    if st then
+      local sticky = bit.band(st.mode, 512) ~= 0 -- 01000
+      local why, fix
+      if st.uid ~= me and st.uid ~= 0 then
+        why, fix = 'is owned by uid ' .. st.uid, 'chown it to yourself'
+      elseif bit.band(st.mode, 2) ~= 0 and not sticky then
+        why, fix = 'is writable by every user', 'Run: chmod o-w ' .. p
+      elseif bit.band(st.mode, 16) ~= 0 and not sticky and st.gid ~= my_group then
+        why, fix = 'is writable by group ' .. st.gid, 'Run: chmod g-w ' .. p
+      end
+      if why then
+        fail(
+          string.format(
+            'the directory %s (mode %04o) %s, so another user could replace the state file; '
+              .. 'the host refuses to use it and syncs uncoordinated',
+            p,
+            st.mode % 4096,
+            why
+          ),
+          { fix .. ', or choose another state_file.' }
+        )
+        return false
+      end
+    end
+    if p == '/' then
+      break
+    end
+    p = vim.fn.fnamemodify(p, ':h')
+  end
+  ok('no other user can replace it: the directories above it are yours or root\'s')
+  return true
+end
+
 local function check_state_file(path)
   start('himalaya-coord: state file')
   info('path: ' .. path)
   if not check_directory(vim.fn.fnamemodify(path, ':h'), 'state file') then
+    return
+  end
+  if not check_directory_safety(vim.fn.fnamemodify(path, ':h')) then
     return
   end
   local stat = uv.fs_lstat(path)

@@ -156,6 +156,37 @@ H.test('checkhealth: state file mode, JSON, symlink; missing sync command', func
   end
 end)
 
+H.test('checkhealth: a directory above the state file that others can write to', function()
+  local base = vim.fn.tempname()
+  vim.fn.mkdir(base .. '/open/himalaya', 'p')
+  vim.loop.fs_chmod(base, 448) -- 0700
+  local path = base .. '/open/himalaya/state.json'
+  hc.setup({ binary = '/nonexistent/himalaya-coord', state_file = path })
+  H.contains('no other user can replace it', health_text())
+
+  vim.loop.fs_chmod(base .. '/open', 511) -- 0777
+  local text = health_text()
+  H.contains('the directory ' .. base .. '/open (mode 0777) is writable by every user', text)
+  H.contains('chmod o-w ' .. base .. '/open', text)
+
+  vim.loop.fs_chmod(base .. '/open', 1023) -- 01777: sticky, like /tmp
+  H.contains('no other user can replace it', health_text())
+
+  if vim.loop.getuid() == 0 then
+    -- Root can give the directory away; a user cannot, so this part runs only as root.
+    vim.loop.fs_chmod(base .. '/open', 448)
+    vim.loop.fs_chown(base .. '/open', 4242, 0)
+    H.contains('(mode 0700) is owned by uid 4242', health_text())
+    vim.loop.fs_chown(base .. '/open', 0, 4242)
+    vim.loop.fs_chmod(base .. '/open', 504) -- 0770
+    H.contains('(mode 0770) is writable by group 4242', health_text())
+  end
+  vim.fn.delete(base, 'rf')
+  for i = #seen, 1, -1 do
+    seen[i] = nil
+  end
+end)
+
 H.test('disabled: a valid setup() starts nothing and says nothing', function()
   vim.g.himalaya_coord_disable = true
   hc.setup({ binary = '/nonexistent/other' })
