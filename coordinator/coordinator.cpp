@@ -347,6 +347,10 @@ class Coordinator::Impl {
   void adopt(State s) {
     state_ = std::move(s);
     have_state_ = true;
+    // A look at the schedule, remembered even when nothing has synced yet
+    // (stamp 0): a stamp that is new at the next look was written after this
+    // one, whatever the writer's clock says (SyncClock).
+    last_sync_clock_.since(state_.last_sync_time, clock_->wall(), clock_->boottime());
     const std::string& self = identity_.instance_id;
     const bool primary = state_.primary && state_.primary->instance_id == self;
     if (!first_election_done_) {

@@ -7,8 +7,8 @@
 #pragma once
 
 #include <string>
-#include <utility>
-#include <variant>
+
+#include "common/result.h"
 
 namespace himalaya::coordinator {
 
@@ -24,19 +24,6 @@ struct Error {
 };
 
 template <class T>
-class Result {
- public:
-  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
-  Result(Error error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
-
-  bool ok() const { return v_.index() == 0; }
-  explicit operator bool() const { return ok(); }
-  T& value() { return std::get<0>(v_); }
-  const T& value() const { return std::get<0>(v_); }
-  const Error& error() const { return std::get<1>(v_); }
-
- private:
-  std::variant<T, Error> v_;
-};
+using Result = common::Result<T, Error>;
 
 }  // namespace himalaya::coordinator

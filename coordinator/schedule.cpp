@@ -7,11 +7,24 @@ namespace himalaya::coordinator {
 
 double SyncClock::since(double stamp, double wall, double boot) {
   if (!stamp_ || *stamp_ != stamp) {
+    double elapsed = std::max(0.0, wall - stamp);
+    if (stamp_) {
+      // The stamp changed since the last look: whatever the writer's wall
+      // clock said, this one was written after that look.
+      elapsed = std::min(elapsed, std::max(0.0, boot - boot_at_last_look_));
+    }
     stamp_ = stamp;
-    base_ = std::max(0.0, wall - stamp);
+    base_ = elapsed;
     boot_at_first_sight_ = boot;
   }
+  boot_at_last_look_ = boot;
   return peek(stamp, wall, boot);
+}
+
+void SyncClock::relabel(double stamp) {
+  if (stamp_) {
+    stamp_ = stamp;
+  }
 }
 
 double SyncClock::peek(double stamp, double wall, double boot) const {
@@ -27,7 +40,7 @@ bool restamp_last_sync(State& state, SyncClock& clock, double wall, double boot)
   }
   double elapsed = clock.since(state.last_sync_time, wall, boot);
   state.last_sync_time = wall - elapsed;
-  clock.since(state.last_sync_time, wall, boot);
+  clock.relabel(state.last_sync_time);
   return true;
 }
 

@@ -21,6 +21,10 @@
 // original Lua plugin, again sees a sensible value. A reader that first sees a
 // stamp after a jump has only the wall clock to go by; clamping keeps the
 // error to at most the cooldown (forward) or one interval (backward).
+// A stamp that changed between two looks was written between them, so its
+// elapsed time at first sight is also at most the time since the last look.
+// That keeps a stamp from a machine whose clock is behind (a home shared
+// over NFS) from looking old, and a takeover from syncing early.
 #pragma once
 
 #include <optional>
@@ -43,15 +47,20 @@ struct SyncPolicy {
 // Jump-proof seconds since one recorded wall stamp (see above).
 class SyncClock {
  public:
-  // Elapsed seconds since stamp; remembers the first sight of a new stamp.
+  // Elapsed seconds since stamp; remembers the first sight of a new stamp,
+  // and this look. A stamp of 0 (nothing synced yet) is remembered too.
   double since(double stamp, double wall, double boot);
   // The same without remembering (for const status queries).
   double peek(double stamp, double wall, double boot) const;
+  // The stamp was rewritten to `stamp` for the same sync (restamp_last_sync):
+  // the elapsed time goes on.
+  void relabel(double stamp);
 
  private:
   std::optional<double> stamp_;
   double base_ = 0;
   double boot_at_first_sight_ = 0;
+  double boot_at_last_look_ = 0;
 };
 
 // If last_sync_time lies in the future, sets it to wall - elapsed and returns

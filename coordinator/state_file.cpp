@@ -240,9 +240,10 @@ Result<Loaded> load(const fs::path& path, std::size_t max_bytes) {
 // The lock is polled (LOCK_NB) so that a wait stays bounded; the back-off
 // doubles from 50 us up to this. Its cap decides what contention costs: with
 // 100 processes each doing 20 increments (coord-driver --increment), a 1 ms
-// cap took 45 s and 85 s of CPU, the waiters' polling starving the holder of
-// both cores; 2 ms took 6.1 s, 5 ms 4.3 s, 10 ms 3.2 s and 20 ms 3.7 s. A
-// waiter pays at most this much after the lock is free.
+// cap took 38-53 s and 85 s of CPU, the waiters' polling starving the holder
+// of both cores; a 2 ms cap took 6.1 s, 5 ms 4.3 s, 10 ms 3.2 s, 20 ms 3.7 s
+// (without jitter), and 10 ms with jitter 4.3-5.5 s. A waiter pays at most
+// this much after the lock is free.
 constexpr std::chrono::microseconds max_lock_backoff{10000};
 
 // A sleep of between half and all of `backoff`, so that waiters that started

@@ -826,6 +826,42 @@ TEST_F(CoordinatorFaultTest, WallClockJumpOnThePrimaryAloneNeitherSkipsCooldownN
   b->stop();
 }
 
+// Several machines share one home, and one's clock is an hour behind: its
+// sync's stamp reads as an hour old to the others. A takeover right after it
+// must keep the schedule (SyncClock: a stamp that changed between two looks
+// is no older than the first look), not sync at once.
+TEST_F(CoordinatorFaultTest, ATakeoverAfterASyncStampedByAClockAnHourBehindKeepsTheSchedule) {
+  Config c = config();
+  c.interval = 1.0;
+  c.sync_cooldown = 0.6;
+  auto clock_a = std::make_shared<JumpingClock>();
+  clock_a->jump_wall(-3600);
+  Recorder ra, rb;
+  auto a = make("nvim_1_1", ra, c, 1, clock_a);
+  auto b = make("nvim_2_2", rb, c, 2);
+  Coordinator* who_a = a.get();
+  Coordinator* who_b = b.get();
+  sync_when_due(ra, who_a);
+  sync_when_due(rb, who_b);
+  a->start();
+  b->start();
+  ASSERT_EQ(a->role(), Role::primary);
+  ASSERT_TRUE(run_until(io_, [&] { return ra.sync_due == 1; }));
+  run_for(io_, 0.2);  // b reads the file a few times
+  a->stop();
+  ASSERT_TRUE(run_until(
+      io_, [&] { return b->role() == Role::primary; }, 5));
+  ASSERT_TRUE(run_until(
+      io_, [&] { return rb.sync_due >= 1; }, 10))
+      << "b never synced";
+  // b knows only that a's stamp was new since its previous look at the file,
+  // so it may count from up to one heartbeat before the real start.
+  const double gap = rb.due_at[0] - ra.due_at[0];
+  EXPECT_GE(gap, c.interval - c.heartbeat_interval - 0.02) << "b synced " << gap << " s after a's";
+  EXPECT_LE(gap, c.interval + 0.5) << "b's first sync was late";
+  b->stop();
+}
+
 // A record whose host pid is alive but is another process (the pid was
 // reused): proved gone by its start time, replaced at once without waiting
 // for the threshold, and pruned.

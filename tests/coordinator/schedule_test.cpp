@@ -148,6 +148,26 @@ TEST(SyncClockTest, StampInTheFutureSeenFirstTimeCountsFromNow) {
   EXPECT_DOUBLE_EQ(sc.since(s.last_sync_time, c.wall(), c.boottime()), 900);
 }
 
+TEST(SyncClockTest, AStampThatChangedBetweenTwoLooksIsNoOlderThanTheFirstLook) {
+  FakeClock c;
+  SyncClock sc;
+  double stamp = c.wall() - 100;
+  EXPECT_DOUBLE_EQ(sc.since(stamp, c.wall(), c.boottime()), 100);
+  c.advance(30);
+  // A sync by an instance on a machine whose clock is an hour behind: its
+  // stamp reads as 3,600 s old, but it was not there 30 s ago.
+  stamp = c.wall() - 3600 - 10;
+  double elapsed = sc.since(stamp, c.wall(), c.boottime());
+  EXPECT_DOUBLE_EQ(elapsed, 30);
+  EXPECT_EQ(check_automatic_sync(primary_ctx(elapsed)).block, SyncBlock::cooldown);
+  c.advance(870);
+  EXPECT_DOUBLE_EQ(sc.since(stamp, c.wall(), c.boottime()), 900);
+  // With a clock that agrees, the stamp's own age is the tighter bound.
+  c.advance(30);
+  stamp = c.wall() - 10;
+  EXPECT_DOUBLE_EQ(sc.since(stamp, c.wall(), c.boottime()), 10);
+}
+
 TEST(SyncClockTest, SuspendCountsTowardsTheSchedule) {
   FakeClock c;
   SyncClock sc;

@@ -674,8 +674,9 @@ TEST(MailStack, CorruptStateFileIsMovedAsideAndRebuiltAndSyncingGoesOn) {
 
 // Makes a directory read-only for everyone, root included: `mount --bind D D`
 // then `mount -o remount,bind,ro D`, done with mount(2); the destructor
-// unmounts it. The hosts open files in it all the time, so the kernel may
-// answer EBUSY for a moment: both steps are retried for up to 2 s.
+// unmounts it. The hosts open files in it for writing all the time (the
+// lock file, O_RDWR, for every update), so the kernel answers EBUSY until it
+// finds a moment with none open: both steps are retried, for up to 5 and 2 s.
 class ReadOnlyDirectory {
  public:
   explicit ReadOnlyDirectory(std::filesystem::path dir) : dir_(std::move(dir)) {}
@@ -693,14 +694,12 @@ class ReadOnlyDirectory {
     int error = 0;
     wait_until(
         [&] {
-          if (::mount(nullptr, dir_.c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) ==
-              0) {
-            return true;
-          }
-          error = errno;
-          return false;
+          const bool done = ::mount(nullptr, dir_.c_str(), nullptr,
+                                    MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) == 0;
+          error = done ? 0 : errno;  // a retry that succeeds clears an earlier EBUSY
+          return done;
         },
-        2s);
+        5s);
     return error == 0 ? std::string() : std::string(std::strerror(error));
   }
   // Unmounts; a lazy unmount if it stays busy. True once it is gone.
