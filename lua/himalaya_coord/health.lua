@@ -283,7 +283,7 @@ local function check_directory_safety(dir)
     end
     p = vim.fn.fnamemodify(p, ':h')
   end
-  ok('no other user can replace it: the directories above it are yours or root\'s')
+  ok("no other user can replace it: the directories above it are yours or root's")
   return true
 end
 
