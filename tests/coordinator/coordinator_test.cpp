@@ -17,6 +17,7 @@
 #include <functional>
 
 #include "coordinator/state_file.h"
+#include "recorder.h"
 #include "run_loop.h"
 #include "test_support.h"
 
@@ -24,34 +25,13 @@ namespace himalaya::coordinator {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::any_contains;
+using testing::Recorder;
 using testing::run_for;
 using testing::run_until;
 using testing::spit;
+using testing::steady_seconds;
 using testing::TempDir;
-
-struct Recorder {
-  std::vector<std::pair<Role, Role>> roles;
-  std::vector<std::string> warnings;
-  std::vector<std::string> debugs;
-  int sync_due = 0;
-  std::vector<std::chrono::steady_clock::time_point> due_times;
-  std::function<void()> on_due;
-
-  Events events() {
-    Events e;
-    e.role_changed = [this](Role a, Role b) { roles.emplace_back(a, b); };
-    e.warning = [this](const std::string& w) { warnings.push_back(w); };
-    e.debug = [this](const std::string& d) { debugs.push_back(d); };
-    e.sync_due = [this] {
-      ++sync_due;
-      due_times.push_back(std::chrono::steady_clock::now());
-      if (on_due) {
-        on_due();
-      }
-    };
-    return e;
-  }
-};
 
 class CoordinatorTest : public ::testing::Test {
  protected:
@@ -204,15 +184,6 @@ TEST_F(CoordinatorTest, ManualSyncIgnoresRoleAndCooldownButNotARunningSync) {
   EXPECT_NE(cooled.reason.find("cooldown"), std::string::npos);
   EXPECT_TRUE(a->begin_sync(SyncTrigger::manual).granted);  // cooldown does not apply
   a->end_sync(SyncOutcome::ok, "");
-}
-
-bool any_contains(const std::vector<std::string>& lines, const std::string& part) {
-  for (const auto& line : lines) {
-    if (line.find(part) != std::string::npos) {
-      return true;
-    }
-  }
-  return false;
 }
 
 // Every sync decision reaches Events::debug, which the host logs (and shows
@@ -602,17 +573,6 @@ class LeavingTest : public CoordinatorTest {
     ASSERT_GE(lock_fd_, 0);
     ASSERT_EQ(::flock(lock_fd_, LOCK_EX), 0);
   }
-  static bool has(const std::vector<std::string>& lines, const std::string& part) {
-    for (const auto& line : lines) {
-      if (line.find(part) != std::string::npos) {
-        return true;
-      }
-    }
-    return false;
-  }
-  double seconds_since(std::chrono::steady_clock::time_point t) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-  }
   void TearDown() override {
     if (lock_fd_ >= 0) {
       ::close(lock_fd_);
@@ -630,13 +590,13 @@ TEST_F(LeavingTest, AHandoverBlockedByAHeldLockGivesUpWithinTheLeaveBudget) {
   ASSERT_EQ(a->role(), Role::primary);
   hold_lock();
   leave_in(0);
-  const auto t0 = std::chrono::steady_clock::now();
+  const double t0 = steady_seconds();
   a->stop();
-  const double took = seconds_since(t0);
+  const double took = steady_seconds() - t0;
   EXPECT_GE(took, 0.19);  // it did wait for the lock, for its budget
   EXPECT_LT(took, 5.0) << "stop() waited for lock_timeout";
   EXPECT_TRUE(rec.warnings.empty()) << rec.warnings.front();
-  EXPECT_TRUE(has(rec.debugs, "leaving without updating the state file"))
+  EXPECT_TRUE(any_contains(rec.debugs, "leaving without updating the state file"))
       << ::testing::PrintToString(rec.debugs);
   EXPECT_EQ(a->role(), Role::secondary);
   // The file still names it: the others judge it by its process or heartbeat.
@@ -652,10 +612,11 @@ TEST_F(LeavingTest, ALockWaitUnderWayEndsWhenTheInstanceStartsLeaving) {
   // The next heartbeat (every 50 ms) waits for the lock; 0.3 s in, the
   // channel closes.
   leave_in(0.3);
-  const auto t0 = std::chrono::steady_clock::now();
+  const double t0 = steady_seconds();
   ASSERT_TRUE(run_until(
-      io_, [&] { return has(rec.debugs, "leaving without updating the state file"); }, 20));
-  EXPECT_LT(seconds_since(t0), 5.0) << "the heartbeat waited for lock_timeout";
+      io_, [&] { return any_contains(rec.debugs, "leaving without updating the state file"); },
+      20));
+  EXPECT_LT(steady_seconds() - t0, 5.0) << "the heartbeat waited for lock_timeout";
   EXPECT_TRUE(rec.warnings.empty()) << rec.warnings.front();
   EXPECT_NE(a->role(), Role::uncoordinated);  // leaving is not a coordination failure
   a->stop();

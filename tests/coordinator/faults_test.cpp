@@ -24,6 +24,7 @@
 
 #include "coordinator/coordinator.h"
 #include "coordinator/state_file.h"
+#include "recorder.h"
 #include "run_loop.h"
 #include "test_support.h"
 
@@ -31,10 +32,13 @@ namespace himalaya::coordinator {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::any_contains;
+using testing::Recorder;
 using testing::run_for;
 using testing::run_until;
 using testing::slurp;
 using testing::spit;
+using testing::steady_seconds;
 using testing::TempDir;
 
 // Mounts on a directory for the life of the guard. ok() is false, and why()
@@ -136,51 +140,6 @@ class DiskFiller {
   fs::path path_;
   bool full_ = false;
 };
-
-double steady_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-struct Recorder {
-  std::vector<std::pair<Role, Role>> roles;
-  std::vector<std::string> warnings;
-  std::vector<std::string> debugs;
-  int sync_due = 0;
-  std::vector<double> due_at;  // steady seconds
-  std::function<void()> on_due;
-
-  Events events() {
-    Events e;
-    e.role_changed = [this](Role a, Role b) { roles.emplace_back(a, b); };
-    e.warning = [this](const std::string& w) { warnings.push_back(w); };
-    e.debug = [this](const std::string& d) { debugs.push_back(d); };
-    e.sync_due = [this] {
-      ++sync_due;
-      due_at.push_back(steady_seconds());
-      if (on_due) {
-        on_due();
-      }
-    };
-    return e;
-  }
-  bool became(Role role) const {
-    for (const auto& [before, after] : roles) {
-      if (after == role) {
-        return true;
-      }
-    }
-    return false;
-  }
-};
-
-bool any_contains(const std::vector<std::string>& lines, const std::string& part) {
-  for (const auto& line : lines) {
-    if (line.find(part) != std::string::npos) {
-      return true;
-    }
-  }
-  return false;
-}
 
 int count_aside(const fs::path& dir) {
   int n = 0;
