@@ -1,30 +1,21 @@
 // How the runner is built, and why:
 //
-// - Boost.Process (v1) forks and execs: its error pipe reports an execve()
-//   failure in the child back to start(), and its on_exec_setup hook runs our
-//   child-side setup (process group, parent-death signal, output pipe, signal
-//   state, descriptor hygiene).
-// - The output pipe is our own pipe2(O_CLOEXEC), not a Boost async_pipe: in
-//   1.74 async_pipe is a plain pipe(), and `(std_out & std_err) > pipe` leaves
-//   its read end open in the child, where mbsync would hold it without ever
-//   reading it.
-// - The exit is watched with pidfd_open(2) on the io_context, not with
-//   bp::on_exit. on_exit reaps the child inside Boost's SIGCHLD handler before
-//   telling us; a pidfd tells us while the exited command is still a zombie.
-//   Its pid, which is also the group id, cannot be reused until we reap it,
-//   so we can SIGKILL whatever the command left in its group without any risk
-//   of hitting an unrelated process group. It also avoids a process-wide
-//   SIGCHLD handler. The bp::child is detached so that it never waits on or
-//   kills the pid itself.
-// - In 1.74, a failed execve() leaves the child unreaped (Boost returns an
-//   empty child and forgets the pid), so an on_error hook reaps it.
+// - host/spawn.h forks and execs, with the child's setup (process group,
+//   parent-death signal, output pipe, signal state, descriptor hygiene) done
+//   before execve(), and a failed execve() reported back to start().
+// - The output pipe is a pipe2(O_CLOEXEC) whose write end only the command
+//   gets, so end-of-file on it means the command and everything of its group
+//   that inherited its stdout are gone.
+// - The exit is watched with pidfd_open(2) on the io_context, not with a
+//   SIGCHLD handler: a pidfd tells us while the exited command is still a
+//   zombie. Its pid, which is also the group id, cannot be reused until we
+//   reap it, so we can SIGKILL whatever the command left in its group without
+//   any risk of hitting an unrelated process group.
 #include "host/sync_runner.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,66 +25,27 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/process/args.hpp>
-#include <boost/process/child.hpp>
-#include <boost/process/exe.hpp>
-#include <boost/process/extend.hpp>
-#include <boost/process/io.hpp>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <optional>
-#include <string_view>
-#include <system_error>
 #include <utility>
 
+#include "common/unique_fd.h"
+#include "host/output_tail.h"
+#include "host/spawn.h"
 #include "host/sync_errors.h"
 
 namespace himalaya::host {
 namespace {
 
 namespace asio = boost::asio;
-namespace bp = boost::process;
 using Clock = std::chrono::steady_clock;
+using common::errno_text;
+using common::open_pidfd;
+using common::UniqueFd;
 
-constexpr std::size_t tail_max_bytes = 4096;
-constexpr int tail_max_lines = 20;
 constexpr double min_drain_seconds = 0.1;
-
-// Owns one file descriptor.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) {
-      reset(std::exchange(other.fd_, -1));
-    }
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() { reset(); }
-
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-  void reset(int fd = -1) {
-    if (fd_ >= 0) {
-      ::close(fd_);
-    }
-    fd_ = fd;
-  }
-
- private:
-  int fd_ = -1;
-};
-
-std::string errno_text(int error_number) {
-  return std::strerror(error_number);
-}
 
 // Seconds as an Asio timer duration. Non-positive and NaN give zero; huge
 // values are capped at a century, which is "no limit" for a sync.
@@ -112,93 +64,6 @@ std::string format_seconds(double seconds) {
   return text.data();
 }
 
-// Replaces every byte that is not part of a well-formed UTF-8 sequence with
-// U+FFFD, so that the tail can go into JSON and msgpack strings as is.
-std::string valid_utf8(std::string_view in) {
-  std::string out;
-  out.reserve(in.size());
-  std::size_t i = 0;
-  while (i < in.size()) {
-    auto byte = [&](std::size_t k) { return static_cast<unsigned char>(in[k]); };
-    unsigned char b = byte(i);
-    std::size_t length = 0;
-    unsigned char low = 0x80;  // bounds of the second byte, for overlongs and surrogates
-    unsigned char high = 0xBF;
-    if (b < 0x80) {
-      length = 1;
-    } else if (b >= 0xC2 && b <= 0xDF) {
-      length = 2;
-    } else if (b >= 0xE0 && b <= 0xEF) {
-      length = 3;
-      low = b == 0xE0 ? 0xA0 : 0x80;
-      high = b == 0xED ? 0x9F : 0xBF;
-    } else if (b >= 0xF0 && b <= 0xF4) {
-      length = 4;
-      low = b == 0xF0 ? 0x90 : 0x80;
-      high = b == 0xF4 ? 0x8F : 0xBF;
-    }
-    bool ok = length > 0 && i + length <= in.size();
-    for (std::size_t k = 1; ok && k < length; ++k) {
-      unsigned char c = byte(i + k);
-      ok = k == 1 ? (c >= low && c <= high) : (c >= 0x80 && c <= 0xBF);
-    }
-    if (ok) {
-      out.append(in.substr(i, length));
-      i += length;
-    } else {
-      out.append("\xEF\xBF\xBD");
-      ++i;
-    }
-  }
-  return out;
-}
-
-// The end of the command's output. Appending is amortised O(1): the buffer is
-// trimmed back to the last tail_max_bytes whenever it grows to twice that.
-class OutputTail {
- public:
-  void append(const char* data, std::size_t size) {
-    text_.append(data, size);
-    if (text_.size() > 2 * tail_max_bytes) {
-      text_.erase(0, text_.size() - tail_max_bytes);
-      cut_ = true;
-    }
-  }
-
-  // The last tail_max_lines lines within tail_max_bytes, starting at a line
-  // boundary when anything was cut, as valid UTF-8.
-  std::string text() const {
-    std::string_view s = text_;
-    bool cut = cut_;
-    if (s.size() > tail_max_bytes) {
-      s.remove_prefix(s.size() - tail_max_bytes);
-      cut = true;
-    }
-    if (cut) {
-      std::size_t newline = s.find('\n');
-      if (newline != std::string_view::npos && newline + 1 < s.size()) {
-        s.remove_prefix(newline + 1);  // drop the partial first line
-      }
-    }
-    std::size_t end = s.size();
-    if (end > 0 && s[end - 1] == '\n') {
-      --end;  // the final newline ends the last line; it does not start one
-    }
-    int newlines = 0;
-    for (std::size_t i = end; i > 0; --i) {
-      if (s[i - 1] == '\n' && ++newlines == tail_max_lines) {
-        s.remove_prefix(i);
-        break;
-      }
-    }
-    return valid_utf8(s);
-  }
-
- private:
-  std::string text_;
-  bool cut_ = false;
-};
-
 // Creates the missing directories of `dir`, each 0700 (SPEC §7: a directory
 // the host creates is 0700). Existing directories are left as they are.
 bool make_directories(const std::filesystem::path& dir) {
@@ -216,7 +81,7 @@ bool make_directories(const std::filesystem::path& dir) {
 
 // Opens (creating it 0600 if needed) and flocks `path`. The descriptor is
 // O_CLOEXEC so that no child inherits the lock by accident (only the sync
-// command gets it, on purpose: ChildSetup), and O_NOFOLLOW so that a symlink
+// command gets it, on purpose: host/spawn.h), and O_NOFOLLOW so that a symlink
 // planted at the lock's path is refused rather than followed.
 bool lock_exclusive(const std::filesystem::path& path, UniqueFd& out, std::string& error) {
   if (!make_directories(path.parent_path())) {
@@ -243,128 +108,9 @@ bool lock_exclusive(const std::filesystem::path& path, UniqueFd& out, std::strin
   return true;
 }
 
-// Like execvp(3): a name with a '/' is used as it is; a bare name is looked up
-// in PATH (an empty entry meaning the current directory). "" if not found.
-std::string resolve_program(const std::string& name) {
-  if (name.empty() || name.find('/') != std::string::npos) {
-    return name;
-  }
-  const char* path = std::getenv("PATH");
-  std::string_view dirs = path != nullptr ? path : "/bin:/usr/bin";
-  while (true) {
-    std::size_t colon = dirs.find(':');
-    std::string_view dir = dirs.substr(0, colon);
-    std::string candidate = (dir.empty() ? std::string(".") : std::string(dir)) + "/" + name;
-    struct stat st {};
-    if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
-        ::access(candidate.c_str(), X_OK) == 0) {
-      return candidate;
-    }
-    if (colon == std::string_view::npos) {
-      return {};
-    }
-    dirs.remove_prefix(colon + 1);
-  }
-}
-
-// glibc 2.36's <sys/pidfd.h> declares pidfd_open() without extern "C" (fixed in
-// 2.37), so C++ cannot link against it: call the system call directly.
-int open_pidfd(pid_t pid) {
-  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0U));
-}
-
 void reap(pid_t pid, int* status) {
   while (::waitpid(pid, status, 0) < 0 && errno == EINTR) {
   }
-}
-
-// Runs in the child between fork() and execve(), so it makes only
-// async-signal-safe calls and never allocates. On a failure it reports the
-// error through Boost's error pipe and exits: execve() must not run in a
-// child that is not in its own group or whose output would reach the host's
-// stdout.
-struct ChildSetup {
-  pid_t parent;
-  int output_fd;
-  int lock_fd;  // the sync lock, handed to the command (see SyncRunner::Run::launch)
-
-  template <typename Executor>
-  void operator()(Executor& exec) const {
-    // A clean signal state: an ignored signal and the signal mask survive
-    // execve(), and mbsync must be able to die of SIGTERM and SIGPIPE.
-    sigset_t none;
-    ::sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    struct sigaction default_action {};
-    default_action.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; ++sig) {
-      ::sigaction(sig, &default_action, nullptr);  // fails harmlessly for KILL and STOP
-    }
-    if (::setpgid(0, 0) != 0) {
-      fail(exec, "setpgid(2) failed");
-    }
-    if (::prctl(PR_SET_PDEATHSIG, SIGTERM) != 0) {
-      fail(exec, "prctl(PR_SET_PDEATHSIG) failed");
-    }
-    if (::getppid() != parent) {
-      ::_exit(127);  // the host died before the death signal was armed
-    }
-    if (::dup2(output_fd, STDOUT_FILENO) < 0 || ::dup2(output_fd, STDERR_FILENO) < 0) {
-      fail(exec, "dup2(2) failed");
-    }
-    // Whatever descriptor the rest of the host opened without O_CLOEXEC (a
-    // state-file lock, a socket) must not reach mbsync either. Fails only
-    // before Linux 5.11, where the runner's own descriptors are still safe.
-    ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-    // The one exception: the command holds the sync lock for as long as it
-    // lives, so the lock ends with the sync even when the host is frozen.
-    if (::fcntl(lock_fd, F_SETFD, 0) != 0) {
-      fail(exec, "fcntl(2) on the sync lock failed");
-    }
-  }
-
-  template <typename Executor>
-  static void fail(Executor& exec, const char* what) {
-    exec.set_error(bp::extend::get_last_error(), what);
-    ::_exit(127);
-  }
-};
-
-// Runs in the host when the launch failed after fork(): Boost 1.74 returns an
-// empty child without waiting for the one that could not exec.
-struct ReapFailedChild {
-  template <typename Executor>
-  void operator()(Executor& exec, const std::error_code& /*error*/) const {
-    if (exec.pid > 0) {
-      ::kill(exec.pid, SIGKILL);  // it is exiting anyway; never leave it running
-      reap(exec.pid, nullptr);
-    }
-  }
-};
-
-// Forks and execs `program` with `args`, stdin on /dev/null and stdout and
-// stderr on `output_fd`. Returns the pid, or -1 with `error` set. When it
-// returns a pid, the child has already called setpgid() and execve(): Boost's
-// error pipe makes the launch wait for execve(), so signalling the group right
-// away is safe.
-pid_t spawn(const std::string& program, const std::vector<std::string>& args, int output_fd,
-            int lock_fd, std::error_code& error) {
-  try {
-    bp::child child(bp::exe = program, bp::args = args, bp::std_in < bp::null,
-                    bp::extend::on_exec_setup(ChildSetup{::getpid(), output_fd, lock_fd}),
-                    bp::extend::on_error(ReapFailedChild{}), error);
-    if (error) {
-      return -1;
-    }
-    pid_t pid = child.id();
-    child.detach();  // we wait for it, through its pidfd
-    return pid;
-  } catch (const std::system_error& e) {
-    error = e.code();
-  } catch (const std::exception&) {
-    error = std::make_error_code(std::errc::not_enough_memory);
-  }
-  return -1;
 }
 
 }  // namespace
@@ -431,9 +177,8 @@ void SyncRunner::Run::launch() {
   }
   UniqueFd read_end(fds[0]);
   UniqueFd write_end(fds[1]);
-  std::error_code error;
-  std::vector<std::string> args(command.begin() + 1, command.end());
-  pid_t child = spawn(program, args, write_end.get(), lock.get(), error);
+  int spawn_error = 0;
+  pid_t child = spawn(SpawnRequest{program, command, write_end.get(), lock.get()}, spawn_error);
   // Close the host's copy of the write end: the pipe reaches EOF once the
   // command and everything that inherited its stdout/stderr are gone.
   write_end.reset();
@@ -442,7 +187,7 @@ void SyncRunner::Run::launch() {
   // inherited it) is gone, even if this host is stopped and cannot reap it.
   lock.reset();
   if (child < 0) {
-    fail_to_start(describe_spawn_failure(command.front(), error.value()));
+    fail_to_start(describe_spawn_failure(command.front(), spawn_error));
     return;
   }
   pid = child;

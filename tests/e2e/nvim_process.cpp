@@ -84,7 +84,9 @@ TestHome::TestHome() {
 }
 
 TestHome::~TestHome() {
-  if (std::getenv("HIMALAYA_KEEP_TEST_DIRS") == nullptr) {
+  if (::testing::Test::HasFailure()) {
+    std::fprintf(stderr, "kept the failed test's home: %s\n", dir.c_str());
+  } else if (std::getenv("HIMALAYA_KEEP_TEST_DIRS") == nullptr) {
     std::error_code ec;
     std::filesystem::remove_all(dir, ec);
   }

@@ -603,6 +603,65 @@ TEST_F(SyncRunnerTest, CommandDiesWithAKilledHost) {
   EXPECT_TRUE(can_flock(lock_file_));
 }
 
+// The launch has windows where a dying host could leave its command behind:
+// between fork() and arming the parent-death signal, between that and
+// execve(), and between execve() and start() returning. A stand-in host is
+// SIGKILLed at spread-out moments around its start() (from before the fork to
+// well after it), 100 times; no command of any of them may be left running.
+TEST_F(SyncRunnerTest, NoCommandOutlivesAHostKilledAtAnyMomentOfItsLaunch) {
+  // A unique argument marks this test's commands: "sleep 30 0.000<pid>" sleeps
+  // 30 s and a bit (GNU sleep adds its arguments).
+  const std::string marker = "0.000" + std::to_string(::getpid());
+  auto commands_left = [&] {
+    int count = 0;
+    for (int pid : all_pids()) {
+      std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline");
+      std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (cmdline.find(std::string("sleep") + '\0' + "30" + '\0' + marker) == 0 && alive(pid)) {
+        ++count;
+      }
+    }
+    return count;
+  };
+  int launched = 0;
+  for (int round = 0; round < 100; ++round) {
+    int ready[2];
+    ASSERT_EQ(::pipe2(ready, O_CLOEXEC), 0);
+    pid_t host = ::fork();
+    ASSERT_GE(host, 0);
+    if (host == 0) {
+      boost::asio::io_context io;
+      SyncRunner runner(io, options({"sleep", "30", marker}));
+      char go = 0;
+      if (::write(ready[1], &go, 1) != 1) {
+        ::_exit(1);
+      }
+      std::string error;
+      runner.start([](const SyncRun&) {}, error);
+      io.run();
+      ::_exit(0);
+    }
+    ::close(ready[1]);
+    char go = 0;
+    ASSERT_EQ(::read(ready[0], &go, 1), 1);
+    ::close(ready[0]);
+    // From 0 to ~3 ms after the stand-in is about to call start(): a launch
+    // takes about a millisecond here, so the kills spread over all of it.
+    const auto delay = std::chrono::microseconds((round * 37) % 3000);
+    const auto until = std::chrono::steady_clock::now() + delay;
+    while (std::chrono::steady_clock::now() < until) {
+    }
+    ASSERT_EQ(::kill(host, SIGKILL), 0);
+    int status = 0;
+    ASSERT_EQ(::waitpid(host, &status, 0), host);
+    launched += commands_left() > 0 ? 1 : 0;
+  }
+  EXPECT_TRUE(run_until(io_, [&] { return commands_left() == 0; }))
+      << commands_left() << " sync commands outlived their killed hosts";
+  EXPECT_TRUE(can_flock(lock_file_)) << "a killed host's command still holds the lock";
+  std::printf("commands seen running right after their host was killed: %d of 100\n", launched);
+}
+
 TEST_F(SyncRunnerTest, RealMbsyncAgainstAClosedPortSaysConnectionRefused) {
   if (::system("command -v mbsync >/dev/null 2>&1") != 0) {
     GTEST_SKIP() << "mbsync is not installed";

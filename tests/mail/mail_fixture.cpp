@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -117,7 +118,9 @@ MailServer::MailServer() {
 
 MailServer::~MailServer() {
   stop();
-  if (std::getenv("HIMALAYA_KEEP_TEST_DIRS") == nullptr) {
+  if (::testing::Test::HasFailure()) {
+    std::fprintf(stderr, "kept the failed test's mail server directory: %s\n", dir_.c_str());
+  } else if (std::getenv("HIMALAYA_KEEP_TEST_DIRS") == nullptr) {
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
   }
@@ -188,10 +191,16 @@ bool MailServer::delivered_locally(const std::string& subject) const {
 
 std::vector<Session> MailServer::sessions() const {
   std::ifstream in(dir_ / "dovecot.log");
+  return parse_sessions(in);
+}
+
+std::vector<Session> parse_sessions(std::istream& log) {
   std::vector<Session> out;
   std::map<std::string, std::size_t> by_id;
+  // Ends seen before their session's Login line (see mail_fixture.h).
+  std::map<std::string, std::pair<double, std::string>> early_ends;
   std::string line;
-  while (std::getline(in, line)) {
+  while (std::getline(log, line)) {
     auto time = log_time(line);
     if (!time) {
       continue;
@@ -200,6 +209,16 @@ std::vector<Session> MailServer::sessions() const {
       Session s;
       s.id = between(line, "session=<", '>');
       s.login = *time;
+      auto early = early_ends.find(s.id);
+      if (early != early_ends.end()) {
+        // The imap process served and closed the session before imap-login
+        // logged the login: it began no later than it ended.
+        s.login = std::min(s.login, early->second.first);
+        s.logout = early->second.first;
+        s.end = early->second.second;
+        s.login_logged_late = true;
+        early_ends.erase(early);
+      }
       by_id[s.id] = out.size();
       out.push_back(s);
     } else if (line.find(" imap(alice)<") != std::string::npos &&
@@ -210,19 +229,137 @@ std::vector<Session> MailServer::sessions() const {
       // logging out.
       std::string prefix = between(line, " imap(alice)<", ':');
       std::size_t open = prefix.find("><");
-      if (open != std::string::npos) {
-        std::string id = prefix.substr(open + 2);
-        if (!id.empty() && id.back() == '>') {
-          id.pop_back();
-        }
-        auto it = by_id.find(id);
-        if (it != by_id.end()) {
-          out[it->second].logout = *time;
-          out[it->second].end = line.substr(line.find(": Info: ") + 8);
-        }
+      if (open == std::string::npos) {
+        continue;
+      }
+      std::string id = prefix.substr(open + 2);
+      if (!id.empty() && id.back() == '>') {
+        id.pop_back();
+      }
+      std::string end = line.substr(line.find(": Info: ") + 8);
+      auto it = by_id.find(id);
+      if (it != by_id.end()) {
+        out[it->second].logout = *time;
+        out[it->second].end = end;
+      } else {
+        early_ends[id] = {*time, end};
       }
     }
   }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const Session& a, const Session& b) { return a.login < b.login; });
+  return out;
+}
+
+std::string MailServer::log_lines_of(const Session& session) const {
+  std::ifstream in(dir_ / "dovecot.log");
+  std::vector<std::string> lines;
+  std::vector<std::string> needles{"<" + session.id + ">"};
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find(needles.front()) != std::string::npos) {
+      // "imap(alice)<PID><SESSION>": the imap process may log more under its pid.
+      std::string pid = between(line, "imap(alice)<", '>');
+      if (!pid.empty() &&
+          std::find(needles.begin(), needles.end(), "<" + pid + ">") == needles.end()) {
+        needles.push_back("<" + pid + ">");
+      }
+    }
+    lines.push_back(line);
+  }
+  std::string out;
+  for (const std::string& l : lines) {
+    for (const std::string& needle : needles) {
+      if (l.find(needle) != std::string::npos) {
+        out += "    " + l + "\n";
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+namespace {
+
+// The TCP sockets with `port` at either end, from /proc/net/tcp: inode -> "local remote state".
+std::map<std::string, std::string> tcp_sockets_on(int port) {
+  std::map<std::string, std::string> out;
+  std::ifstream in("/proc/net/tcp");
+  std::string line;
+  std::getline(in, line);  // the header
+  char port_hex[8];
+  std::snprintf(port_hex, sizeof port_hex, ":%04X", static_cast<unsigned>(port));
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string slot, local, remote, state, queues, timer, retransmits, uid, timeout, inode;
+    fields >> slot >> local >> remote >> state >> queues >> timer >> retransmits >> uid >>
+        timeout >> inode;
+    auto ends_with_port = [&](const std::string& address) {
+      return address.size() >= 5 && address.compare(address.size() - 5, 5, port_hex) == 0;
+    };
+    if (inode != "0" && (ends_with_port(local) || ends_with_port(remote))) {
+      out[inode] = local + " -> " + remote + " state " + state;
+    }
+  }
+  return out;
+}
+
+std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (char& c : text) {
+    if (c == '\0') {
+      c = ' ';
+    }
+  }
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\n')) {
+    text.pop_back();
+  }
+  return text;
+}
+
+}  // namespace
+
+std::string MailServer::snapshot() const {
+  std::string out = "  processes (pid ppid pgid state: command):\n";
+  const std::map<std::string, std::string> sockets = tcp_sockets_on(port_);
+  std::string holders;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string pid = entry.path().filename().string();
+    if (pid.find_first_not_of("0123456789") != std::string::npos) {
+      continue;
+    }
+    const std::string cmdline = read_text(entry.path() / "cmdline");
+    const std::string stat = read_text(entry.path() / "stat");
+    const auto paren = stat.rfind(')');
+    if (paren == std::string::npos) {
+      continue;
+    }
+    std::istringstream rest(stat.substr(paren + 2));
+    std::string state, ppid, pgid;
+    rest >> state >> ppid >> pgid;
+    const std::string comm = stat.substr(stat.find('(') + 1, paren - stat.find('(') - 1);
+    static const char* const kinds[] = {"mbsync", "himalaya", "nvim", "dovecot", "imap", "anvil"};
+    if (std::any_of(std::begin(kinds), std::end(kinds),
+                    [&](const char* kind) { return comm.find(kind) != std::string::npos; })) {
+      out += "    " + pid + " " + ppid + " " + pgid + " " + state + ": " + cmdline + "\n";
+    }
+    for (const auto& fd : std::filesystem::directory_iterator(entry.path() / "fd", ec)) {
+      std::error_code link_error;
+      const std::string target = std::filesystem::read_symlink(fd.path(), link_error).string();
+      if (target.rfind("socket:[", 0) != 0) {
+        continue;
+      }
+      auto socket = sockets.find(target.substr(8, target.size() - 9));
+      if (socket != sockets.end()) {
+        holders += "    " + socket->second + ": pid " + pid + " (" + comm + ")\n";
+      }
+    }
+  }
+  out += "  TCP connections on port " + std::to_string(port_) +
+         " (hex addresses) and who holds them:\n";
+  out += holders.empty() ? "    none\n" : holders;
   return out;
 }
 
@@ -306,6 +443,14 @@ std::string Fleet::log_tail(std::size_t i, std::size_t lines) const {
   return out;
 }
 
+std::string Fleet::log_tails(std::size_t lines) const {
+  std::string out;
+  for (std::size_t i = 0; i < homes_.size(); ++i) {
+    out += "  host log of instance " + std::to_string(i) + ":\n" + log_tail(i, lines);
+  }
+  return out;
+}
+
 std::string Fleet::role(std::size_t i) {
   return nvim(i).lua_string(
       "local s, err = require('himalaya_coord').status(2000) "
@@ -358,6 +503,9 @@ std::string describe(const std::vector<Session>& sessions) {
     out << "  session " << s.id;
     if (s.end.rfind("Disconnected: Logged out", 0) != 0) {
       out << "  [" << s.end << "]";
+    }
+    if (s.login_logged_late) {
+      out << "  (login logged after the logout)";
     }
     out << "\n";
   }

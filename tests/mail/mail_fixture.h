@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <filesystem>
+#include <istream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,12 +20,26 @@ using namespace std::chrono_literals;
 
 // One IMAP session of alice, from Dovecot's log. Times are the log's own
 // timestamps (microseconds, local time) as seconds since the epoch.
+//
+// The log does not keep a session's lines in order. imap-login logs "Login"
+// only after the imap process has answered its hand-over, and by then the
+// imap process already serves the client: a short session can be over, and
+// its "Disconnected" line written, before a busy imap-login writes "Login"
+// (seen 29 times in 100 mbsync runs with imap-login starved of CPU; a
+// 3-9 ms mbsync session on a loaded CI machine did it once). So an end is
+// matched to its login by session id whichever comes first, and such a
+// session's login is taken as no later than its end.
 struct Session {
   std::string id;
   double login = 0;
   std::optional<double> logout;
-  std::string end;  // how it ended, from the log ("Disconnected: Logged out ...")
+  std::string end;                 // how it ended, from the log ("Disconnected: Logged out ...")
+  bool login_logged_late = false;  // the log has its end before its login
 };
+
+// The sessions in a Dovecot log (as mailserver.sh configures it), in the order
+// of their logins.
+std::vector<Session> parse_sessions(std::istream& log);
 
 // A private Dovecot with everything in a fresh temporary directory. The
 // constructor starts it; the destructor always stops it and removes the
@@ -54,6 +69,13 @@ class MailServer {
   bool delivered_locally(const std::string& subject) const;
   // alice's IMAP sessions, in the order of their logins.
   std::vector<Session> sessions() const;
+  // Every line of Dovecot's log that names this session id or the pid of the
+  // imap process that served it (for a failing test's message).
+  std::string log_lines_of(const Session& session) const;
+  // Who holds what right now: the processes of the mail stack and the fleet
+  // (ps), and the TCP connections to the server with the process on each end
+  // (ss). For a failing test's message.
+  std::string snapshot() const;
   // Stops the server (idempotent); true if it stopped cleanly.
   bool stop();
 
@@ -107,6 +129,8 @@ class Fleet {
   std::filesystem::path state_file() const { return shared_.dir / "state/sync_coordinator.json"; }
   // The host log of instance i (for a failing test's message).
   std::string log_tail(std::size_t i, std::size_t lines = 30) const;
+  // The host logs of every instance, each headed by its index.
+  std::string log_tails(std::size_t lines = 30) const;
 
  private:
   e2e::TestHome shared_;

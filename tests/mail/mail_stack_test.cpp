@@ -91,18 +91,28 @@ void expect_no_overlap(const std::vector<Session>& sessions) {
 }
 
 // Waits until every session has logged out (no sync in flight), then checks
-// that none overlapped.
-void expect_all_closed_without_overlap(const MailServer& server) {
+// that none overlapped. On a failure it shows the evidence: each open
+// session's lines in Dovecot's log, the processes and TCP connections of the
+// stack at that moment, and the hosts' logs.
+void expect_all_closed_without_overlap(const MailServer& server, const Fleet& fleet) {
   std::vector<Session> sessions;
-  EXPECT_TRUE(wait_until(
+  const bool closed = wait_until(
       [&] {
         sessions = server.sessions();
         return std::all_of(sessions.begin(), sessions.end(),
                            [](const Session& s) { return s.logout.has_value(); });
       },
-      15s))
-      << "an IMAP session stayed open\n"
-      << describe(sessions);
+      15s);
+  if (!closed) {
+    std::string open;
+    for (const Session& s : sessions) {
+      if (!s.logout) {
+        open += "  the log of open session " + s.id + ":\n" + server.log_lines_of(s);
+      }
+    }
+    ADD_FAILURE() << "an IMAP session stayed open\n"
+                  << describe(sessions) << open << server.snapshot() << fleet.log_tails(40);
+  }
   expect_no_overlap(sessions);
 }
 
@@ -202,7 +212,7 @@ TEST_P(LoginsEqualSyncs, OneLoginPerIntervalAndNewMailArrivesWithinAnInterval) {
   std::printf("[ %d instances ] new mail local after %.3f s\n", instances,
               seconds_since(delivered));
 
-  expect_all_closed_without_overlap(server);
+  expect_all_closed_without_overlap(server, fleet);
   fleet.stop();
   server.stop();
   expect_nothing_left(server);
@@ -253,7 +263,7 @@ Failover wait_for_other_primary(Fleet& fleet, std::size_t old, steady_clock::tim
 void expect_schedule_kept_and_clean(MailServer& server, Fleet& fleet, std::size_t last) {
   expect_on_schedule(server, last, 4);
   EXPECT_TRUE(fleet.primary().has_value()) << "not exactly one primary";
-  expect_all_closed_without_overlap(server);
+  expect_all_closed_without_overlap(server, fleet);
   fleet.stop();
   server.stop();
   expect_nothing_left(server);
@@ -773,7 +783,7 @@ TEST(MailStack, UnwritableStateDirectoryGivesUncoordinatedSyncingThenCoordinatio
       << "syncing stopped after coordination resumed\n"
       << describe(server.sessions());
   EXPECT_TRUE(fleet.primary().has_value()) << "not exactly one primary: " << describe(roles(fleet));
-  expect_all_closed_without_overlap(server);
+  expect_all_closed_without_overlap(server, fleet);
   fleet.stop();
   server.stop();
   expect_nothing_left(server);
@@ -874,7 +884,7 @@ TEST(MailStack, QuitInPrimaryWhileMbsyncRunsEndsTheSyncThenHandsOver) {
       << "syncing stopped after the handover\n"
       << describe(server.sessions());
   EXPECT_TRUE(fleet.primary().has_value()) << "not exactly one primary";
-  expect_all_closed_without_overlap(server);
+  expect_all_closed_without_overlap(server, fleet);
   fleet.stop();
   server.stop();
   expect_nothing_left(server);
