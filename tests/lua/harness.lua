@@ -5,6 +5,9 @@
 
 local H = { passed = 0, failed = 0, name = 'spec' }
 
+-- Neovim's own vim.notify, before a spec replaces it with a recorder.
+H.original_notify = vim.notify
+
 local function out(text)
   io.stdout:write(text .. '\n')
   io.stdout:flush()
@@ -58,6 +61,42 @@ function H.contains(fragment, text, what)
       2
     )
   end
+end
+
+-- One checkhealth report line in a form that is the same on every Neovim version. Top-level
+-- items read '- OK: msg' on 0.7-0.9, '- OK msg' on 0.10 and '- ✅ OK msg' on 0.11+ (likewise
+-- WARNING and ERROR); info items read '- INFO: msg' on 0.7-0.9 and '- msg' from 0.10. Each
+-- becomes 'LEVEL: msg'. Other lines (headings, ADVICE) are kept as they are.
+local function health_line(line)
+  local item = line:match('^%- (.*)$')
+  if not item then
+    return line
+  end
+  item = item:gsub('^[\128-\255]+%s*', '') -- the 0.11+ status emoji
+  local level, msg = item:match('^(%u+):? (.*)$')
+  if level == 'OK' or level == 'WARNING' or level == 'ERROR' or level == 'INFO' then
+    return level .. ': ' .. msg
+  end
+  return 'INFO: ' .. item
+end
+
+-- Runs :checkhealth NAME and returns its report with every item as 'LEVEL: msg' (see
+-- health_line), then closes it: 0.7-0.9 open it in a new tab, 0.10+ may use the current one.
+function H.checkhealth(name)
+  local tabs = #vim.api.nvim_list_tabpages()
+  vim.cmd('checkhealth ' .. name)
+  local buf = vim.api.nvim_get_current_buf()
+  local lines = vim.api.nvim_buf_get_lines(buf, 0, -1, false)
+  if #vim.api.nvim_list_tabpages() > tabs then
+    vim.cmd('tabclose')
+  end
+  if vim.api.nvim_buf_is_valid(buf) then
+    vim.cmd('bwipeout! ' .. buf)
+  end
+  for i, line in ipairs(lines) do
+    lines[i] = health_line(line)
+  end
+  return table.concat(lines, '\n')
 end
 
 -- Runs fn and returns the message it raised; fails if it did not raise.
