@@ -1,9 +1,10 @@
 -- A tiny test harness for specs run inside a real headless Neovim:
 --   nvim --headless -u NONE --cmd 'set rtp^=<repo>' -c 'luafile tests/lua/x_spec.lua'
--- Each spec calls H.test(...) and finally H.finish(), which prints 'N passed, N failed', appends
--- the counts to $HIMALAYA_TEST_RESULTS (if set, for run.sh) and exits with :qa! or :cquit 1.
+-- Each spec calls H.test(...) (or H.skip(...)) and finally H.finish(), which prints
+-- 'N passed, N failed, N skipped', appends the counts to $HIMALAYA_TEST_RESULTS (if set, for
+-- run.sh) and exits with :qa! or :cquit 1.
 
-local H = { passed = 0, failed = 0, name = 'spec' }
+local H = { passed = 0, failed = 0, skipped = 0, name = 'spec' }
 
 -- Neovim's own vim.notify, before a spec replaces it with a recorder.
 H.original_notify = vim.notify
@@ -26,6 +27,12 @@ function H.test(name, fn)
     H.failed = H.failed + 1
     out('FAIL  ' .. H.name .. ': ' .. name .. '\n' .. tostring(err))
   end
+end
+
+-- Records a test that could not run here; only for a component that is absent.
+function H.skip(name, why)
+  H.skipped = H.skipped + 1
+  out('skip  ' .. H.name .. ': ' .. name .. ': ' .. why)
 end
 
 function H.eq(expected, actual, what)
@@ -118,12 +125,12 @@ function H.record_notifications()
 end
 
 function H.finish()
-  out(string.format('%s: %d passed, %d failed', H.name, H.passed, H.failed))
+  out(string.format('%s: %d passed, %d failed, %d skipped', H.name, H.passed, H.failed, H.skipped))
   local results = os.getenv('HIMALAYA_TEST_RESULTS')
   if results and results ~= '' then
     local f = io.open(results, 'a')
     if f then
-      f:write(string.format('%d %d\n', H.passed, H.failed))
+      f:write(string.format('%d %d %d\n', H.passed, H.failed, H.skipped))
       f:close()
     end
   end
