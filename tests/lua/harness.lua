@@ -70,18 +70,26 @@ function H.contains(fragment, text, what)
   end
 end
 
--- One checkhealth report line in a form that is the same on every Neovim version. Top-level
--- items read '- OK: msg' on 0.7-0.9, '- OK msg' on 0.10 and '- ✅ OK msg' on 0.11+ (likewise
--- WARNING and ERROR); info items read '- INFO: msg' on 0.7-0.9 and '- msg' from 0.10. Each
--- becomes 'LEVEL: msg'. Other lines (headings, ADVICE) are kept as they are.
+local levels = { OK = true, WARNING = true, ERROR = true, INFO = true }
+
+-- One checkhealth report line in a form that is the same on every Neovim version. Report
+-- items read '  - OK: msg' on 0.7-0.9, '- OK msg' on 0.10 and '- ✅ OK msg' on 0.11+ (likewise
+-- WARNING and ERROR); info items read '  - INFO: msg' on 0.7-0.9 and '- msg' from 0.10. Each
+-- becomes 'LEVEL: msg'. Other lines (headings, ADVICE and its list) are kept as they are.
 local function health_line(line)
+  local old = line:match('^  %- (%u+: .*)$')
+  local level = old and old:match('^(%u+):')
+  if level and levels[level] then
+    return old
+  end
   local item = line:match('^%- (.*)$')
   if not item then
     return line
   end
   item = item:gsub('^[\128-\255]+%s*', '') -- the 0.11+ status emoji
-  local level, msg = item:match('^(%u+):? (.*)$')
-  if level == 'OK' or level == 'WARNING' or level == 'ERROR' or level == 'INFO' then
+  local msg
+  level, msg = item:match('^(%u+):? (.*)$')
+  if level and levels[level] then
     return level .. ': ' .. msg
   end
   return 'INFO: ' .. item
