@@ -112,6 +112,21 @@ std::string known_failure(const std::vector<std::string_view>& lines) {
       return auth_message(line);
     }
   }
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    // isync 1.5: "IMAP error: selected SASL mechanism(s) not available;", then
+    // "selected: PLAIN" and "available: EXTERNAL" on lines of their own.
+    if (contains_nocase(lines[i], "SASL mechanism(s) not available")) {
+      std::string message =
+          "the server offers none of the authentication mechanisms allowed (AuthMechs)";
+      std::string said;
+      for (std::size_t k = i + 1; k < lines.size() && k <= i + 2; ++k) {
+        if (starts_with(lines[k], "selected:") || starts_with(lines[k], "available:")) {
+          said += (said.empty() ? "" : ", ") + clip(lines[k]);
+        }
+      }
+      return said.empty() ? message : message + ": " + said;
+    }
+  }
   for (std::string_view line : lines) {
     // "Error: channel :remote:INBOX-:local:INBOX is locked"
     std::string_view rest = without_error_prefix(line);

@@ -6,12 +6,12 @@ namespace himalaya::rpc::detail {
 
 void HandlePayload::write(const char* bytes, std::size_t n) {
   // The packer writes one integer, at most 9 bytes; more would be a bug here.
-  assert(size + n <= sizeof(data));
-  if (size + n > sizeof(data)) {
+  assert(size_ + n <= sizeof(data_));
+  if (size_ + n > sizeof(data_)) {
     throw msgpack::type_error();
   }
-  std::memcpy(data + size, bytes, n);
-  size += static_cast<std::uint32_t>(n);
+  std::memcpy(data_ + size_, bytes, n);
+  size_ += static_cast<std::uint32_t>(n);
 }
 
 HandlePayload pack_handle_payload(std::int64_t id) {

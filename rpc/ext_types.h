@@ -63,11 +63,21 @@ struct IsHandle : std::false_type {};
 template <class T>
 struct IsHandle<T, std::void_t<decltype(HandleTag<T>::value)>> : std::true_type {};
 
-// A packed msgpack integer is at most 9 bytes.
-struct HandlePayload {
-  char data[9];
-  std::uint32_t size = 0;
+// A handle's payload: one packed msgpack integer, at most 9 bytes. write()
+// (the packer's stream interface) refuses anything longer, so size() never
+// exceeds the array. size() also says so where the compiler can see it:
+// pack_handle_payload() is out of line, and without the visible bound GCC 14
+// at -O3 takes the memcpy that copies the payload into an sbuffer to read
+// past the array (-Warray-bounds).
+class HandlePayload {
+ public:
   void write(const char* bytes, std::size_t n);
+  const char* data() const { return data_; }
+  std::uint32_t size() const { return size_ <= sizeof data_ ? size_ : sizeof data_; }
+
+ private:
+  char data_[9] = {};
+  std::uint32_t size_ = 0;
 };
 
 HandlePayload pack_handle_payload(std::int64_t id);
@@ -95,8 +105,8 @@ MSGPACK_API_VERSION_NAMESPACE(MSGPACK_DEFAULT_API_NS) {
     template <class Stream>
     msgpack::packer<Stream>& operator()(msgpack::packer<Stream>& o, const T& v) const {
       const auto payload = himalaya::rpc::detail::pack_handle_payload(v.id);
-      o.pack_ext(payload.size, himalaya::rpc::detail::HandleTag<T>::value);
-      o.pack_ext_body(payload.data, payload.size);
+      o.pack_ext(payload.size(), himalaya::rpc::detail::HandleTag<T>::value);
+      o.pack_ext_body(payload.data(), payload.size());
       return o;
     }
   };
@@ -106,12 +116,12 @@ MSGPACK_API_VERSION_NAMESPACE(MSGPACK_DEFAULT_API_NS) {
     void operator()(msgpack::object::with_zone& o, const T& v) const {
       const auto payload = himalaya::rpc::detail::pack_handle_payload(v.id);
       // An ext object's bytes are the type tag followed by the payload.
-      char* ptr = static_cast<char*>(o.zone.allocate_no_align(payload.size + 1));
+      char* ptr = static_cast<char*>(o.zone.allocate_no_align(payload.size() + 1));
       ptr[0] = static_cast<char>(himalaya::rpc::detail::HandleTag<T>::value);
-      std::memcpy(ptr + 1, payload.data, payload.size);
+      std::memcpy(ptr + 1, payload.data(), payload.size());
       o.type = msgpack::type::EXT;
       o.via.ext.ptr = ptr;
-      o.via.ext.size = payload.size;
+      o.via.ext.size = payload.size();
     }
   };
 

@@ -127,9 +127,9 @@ export HOME="$demo" XDG_CONFIG_HOME="$demo/config" XDG_STATE_HOME="$demo/state" 
 now_ms() { date +%s%3N; }
 secs() { awk -v ms="$1" 'BEGIN { printf "%.2f", ms / 1000 }'; }
 remote() {  # remote N EXPR: evaluates EXPR in Neovim N
-  # Neovim 0.7 prints the result of --remote-expr on stderr.
-  # shellcheck disable=SC2069
-  nvim --server "$demo/nvim$1.sock" --remote-expr "$2" 2>&1 >/dev/null || true
+  # Neovim 0.7 prints the result of --remote-expr on stderr, 0.10 and later
+  # on stdout: read both (the one unused stays empty).
+  nvim --server "$demo/nvim$1.sock" --remote-expr "$2" 2>&1 || true
 }
 alive() { kill -0 "${pids[$(($1 - 1))]}" 2>/dev/null; }
 roles() {

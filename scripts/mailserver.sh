@@ -12,13 +12,23 @@
 # DIR should be a fresh directory (it is created if missing). Layout:
 #   DIR/dovecot.conf DIR/passwd   the server's configuration
 #   DIR/run/ DIR/state/           Dovecot's base_dir and state_dir
-#   DIR/dovecot.log               the server log; one "Login: user=<alice>" line
-#                                 per IMAP login
+#   DIR/dovecot.log               the server log; one login line per IMAP login
+#                                 ("Login: user=<alice>" on Dovecot 2.3,
+#                                 "Logged in: user=<alice>" on 2.4)
 #   DIR/mail/alice/               alice's server-side Maildir (owned by nobody)
 #   DIR/mbsyncrc                  an mbsync config (use `mbsync -c DIR/mbsyncrc -a`)
 #   DIR/Mail/                     mbsync's local Maildirs (DIR/Mail/INBOX, ...)
 #
-# Exit status: 0 on success, 1 on a usage error, 2 when Dovecot cannot start.
+# Dovecot 2.3 (Debian 12) and 2.4 (Debian 13) take different configuration
+# syntax; `dovecot --version` picks one. The mbsyncrc says TLSType on isync
+# 1.5 and later, SSLType before (1.4 does not know TLSType; 1.5 warns that
+# SSLType is deprecated).
+#
+# HIMALAYA_MAILSERVER_EXTRA_CONFIG, if set, is appended to dovecot.conf as is
+# (tests use it to make an installed Dovecot refuse its configuration).
+#
+# Exit status: 0 on success, 1 on a usage error, 2 when Dovecot is installed
+# but cannot start (the reason is on stderr), 3 when Dovecot is not installed.
 set -eu
 
 usage() {
@@ -50,10 +60,86 @@ master_pid() {
   [ -s "$dir/run/master.pid" ] && cat "$dir/run/master.pid"
 }
 
+# The major.minor of the installed Dovecot ("2.3.19.1 (9b53102964)" -> 2.3).
+dovecot_series() {
+  "$dovecot_bin" --version | sed -n '1s/^\([0-9]*\.[0-9]*\).*/\1/p'
+}
+
 write_config() {
+  case $(dovecot_series) in
+    2.2 | 2.3) write_config_23 "$1" ;;
+    *) write_config_24 "$1" ;;
+  esac
+  if [ -n "${HIMALAYA_MAILSERVER_EXTRA_CONFIG:-}" ]; then
+    printf '%s\n' "$HIMALAYA_MAILSERVER_EXTRA_CONFIG" >>"$dir/dovecot.conf"
+  fi
+}
+
+# The same server in Dovecot 2.4's syntax: version settings first, named
+# passdb/userdb blocks, mail_driver/mail_path, %{user}, and the listener's
+# address as `listen`.
+write_config_24() {
   port=$1
   cat >"$dir/dovecot.conf" <<EOF
-# Written by mailserver.sh: a private Dovecot on 127.0.0.1:$port.
+# Written by mailserver.sh: a private Dovecot 2.4 on 127.0.0.1:$port.
+dovecot_config_version = 2.4.0
+dovecot_storage_version = 2.4.0
+protocols = imap
+listen = 127.0.0.1
+base_dir = $dir/run
+state_dir = $dir/state
+log_path = $dir/dovecot.log
+info_log_path = $dir/dovecot.log
+log_timestamp = "%Y-%m-%d %H:%M:%S.%{usecs} "
+ssl = no
+auth_allow_cleartext = yes
+auth_mechanisms = plain login
+mail_driver = maildir
+mail_path = $dir/mail/%{user}
+mail_home = $dir/mail/%{user}
+passdb passwd-file {
+  passwd_file_path = $dir/passwd
+}
+userdb static {
+  fields {
+    uid = nobody
+    gid = nogroup
+    home = $dir/mail/%{user}
+  }
+}
+service imap-login {
+  chroot =
+  inet_listener imap {
+    listen = 127.0.0.1
+    port = $port
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+service anvil {
+  chroot =
+}
+EOF
+}
+
+# The mbsyncrc keyword for the TLS mode: TLSType from isync 1.5 on.
+tls_keyword() {
+  version=$(mbsync --version 2>/dev/null |
+    sed -n '1s/^isync \([0-9]*\)\.\([0-9]*\).*/\1 \2/p')
+  # shellcheck disable=SC2086 # "MAJOR MINOR" into $1 $2
+  set -- $version
+  if [ $# -eq 2 ] && { [ "$1" -gt 1 ] || { [ "$1" -eq 1 ] && [ "$2" -ge 5 ]; }; }; then
+    echo TLSType
+  else
+    echo SSLType
+  fi
+}
+
+write_config_23() {
+  port=$1
+  cat >"$dir/dovecot.conf" <<EOF
+# Written by mailserver.sh: a private Dovecot 2.3 on 127.0.0.1:$port.
 protocols = imap
 listen = 127.0.0.1
 base_dir = $dir/run
@@ -91,8 +177,8 @@ EOF
 
 start() {
   if ! command -v dovecot >/dev/null 2>&1 && [ ! -x /usr/sbin/dovecot ]; then
-    echo "dovecot cannot start: the dovecot binary is not installed" >&2
-    exit 2
+    echo "dovecot is not installed (Debian package dovecot-imapd)" >&2
+    exit 3
   fi
   dovecot_bin=$(command -v dovecot 2>/dev/null || echo /usr/sbin/dovecot)
   mkdir -p "$dir"
@@ -109,6 +195,12 @@ start() {
     attempt=$((attempt + 1))
     port=$(free_port)
     write_config "$port"
+    # A configuration Dovecot rejects fails the same way on every port.
+    if ! out=$("$dovecot_bin" -c "$dir/dovecot.conf" -n 2>&1 >/dev/null); then
+      echo "dovecot cannot start: it rejects the configuration $dir/dovecot.conf" \
+        "($("$dovecot_bin" --version)): $out" >&2
+      exit 2
+    fi
     : >"$dir/dovecot.log"
     chmod 644 "$dir/dovecot.log"
     # The daemon keeps inherited descriptors open: send its output to a file,
@@ -153,7 +245,7 @@ Host 127.0.0.1
 Port $port
 User alice
 Pass secret
-SSLType None
+$(tls_keyword) None
 AuthMechs LOGIN
 
 IMAPStore remote
@@ -217,6 +309,7 @@ case $action in
     [ $# -ge 3 ] || usage
     deliver "$3"
     ;;
-  logins) grep -c 'Login: user=<alice>' "$dir/dovecot.log" || true ;;
+  # "imap-login: Info: Login: user=<alice>" (2.3); "... Logged in: user=<alice>" (2.4).
+  logins) grep -c -E 'imap-login: Info: (Login|Logged in): user=<alice>' "$dir/dovecot.log" || true ;;
   *) usage ;;
 esac

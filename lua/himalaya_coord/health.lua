@@ -347,10 +347,15 @@ local function check_state_file(path)
     table.insert(details, 'version ' .. value.version)
   end
   if type(value.last_sync_time) == 'number' then
-    table.insert(
-      details,
-      'last sync ' .. age(math.max(os.time() - value.last_sync_time, 0)) .. ' ago'
-    )
+    -- 0 is the host's "no sync yet" (a fresh state file), not the epoch.
+    if value.last_sync_time <= 0 then
+      table.insert(details, 'last sync never')
+    else
+      table.insert(
+        details,
+        'last sync ' .. age(math.max(os.time() - value.last_sync_time, 0)) .. ' ago'
+      )
+    end
   end
   ok('valid JSON' .. (#details > 0 and (' (' .. table.concat(details, ', ') .. ')') or ''))
 end

@@ -79,7 +79,10 @@ class MountGuard {
 
   // For the bind mount: read-only or back to read-write.
   bool remount(bool read_only) {
-    unsigned long flags = MS_REMOUNT | MS_BIND | (read_only ? MS_RDONLY : 0);
+    unsigned long flags = MS_REMOUNT | MS_BIND;
+    if (read_only) {
+      flags |= MS_RDONLY;
+    }
     if (::mount(nullptr, dir_.c_str(), nullptr, flags, nullptr) != 0) {
       why_ = std::string("remount failed: ") + std::strerror(errno);
       return false;

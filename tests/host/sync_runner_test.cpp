@@ -19,6 +19,7 @@
 #include <boost/asio/io_context.hpp>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -662,6 +663,20 @@ TEST_F(SyncRunnerTest, NoCommandOutlivesAHostKilledAtAnyMomentOfItsLaunch) {
   std::printf("commands seen running right after their host was killed: %d of 100\n", launched);
 }
 
+// The mbsyncrc keyword for the TLS mode: isync 1.5 deprecates SSLType for
+// TLSType, which 1.4 does not know.
+std::string tls_keyword() {
+  int major = 0;
+  int minor = 0;
+  if (FILE* pipe = ::popen("mbsync --version 2>/dev/null", "r")) {
+    if (std::fscanf(pipe, "isync %d.%d", &major, &minor) != 2) {
+      major = 0;
+    }
+    ::pclose(pipe);
+  }
+  return major > 1 || (major == 1 && minor >= 5) ? "TLSType" : "SSLType";
+}
+
 TEST_F(SyncRunnerTest, RealMbsyncAgainstAClosedPortSaysConnectionRefused) {
   if (::system("command -v mbsync >/dev/null 2>&1") != 0) {
     GTEST_SKIP() << "mbsync is not installed";
@@ -681,7 +696,8 @@ TEST_F(SyncRunnerTest, RealMbsyncAgainstAClosedPortSaysConnectionRefused) {
   fs::create_directories(dir_ / "Mail");
   fs::path config = dir_ / "mbsyncrc";
   std::ofstream(config) << "IMAPAccount test\nHost 127.0.0.1\nPort " << port
-                        << "\nUser alice\nPass secret\nSSLType None\nAuthMechs LOGIN\n\n"
+                        << "\nUser alice\nPass secret\n"
+                        << tls_keyword() << " None\nAuthMechs LOGIN\n\n"
                         << "IMAPStore remote\nAccount test\n\n"
                         << "MaildirStore local\nPath " << (dir_ / "Mail").string() << "/\nInbox "
                         << (dir_ / "Mail" / "INBOX").string() << "\nSubFolders Verbatim\n\n"
@@ -696,6 +712,7 @@ TEST_F(SyncRunnerTest, RealMbsyncAgainstAClosedPortSaysConnectionRefused) {
             "cannot connect to the mail server 127.0.0.1 (" + address + "): Connection refused");
   EXPECT_NE(run.output_tail.find("No working address found for 127.0.0.1"), std::string::npos)
       << run.output_tail;
+  EXPECT_EQ(run.output_tail.find("deprecated"), std::string::npos) << run.output_tail;
 }
 
 // describe_failure() with mbsync 1.4.4's real output (recorded against

@@ -87,9 +87,7 @@ H.test('open_status shows the short report in a float that q closes', function()
 end)
 
 H.test('checkhealth runs with no host and names each section', function()
-  vim.cmd('checkhealth himalaya_coord')
-  local text = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\n')
-  vim.cmd('tabclose')
+  local text = H.checkhealth('himalaya_coord')
   for _, section in ipairs({
     'himalaya-coord: options',
     'himalaya-coord: host binary',
@@ -108,17 +106,12 @@ end)
 
 H.test('checkhealth reports a failed setup()', function()
   pcall(hc.setup, { debug = 'yes' })
-  vim.cmd('checkhealth himalaya_coord')
-  local text = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\n')
-  vim.cmd('tabclose')
+  local text = H.checkhealth('himalaya_coord')
   H.contains('setup() failed: debug: expected a boolean, got string', text)
 end)
 
 local function health_text()
-  vim.cmd('checkhealth himalaya_coord')
-  local text = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\n')
-  vim.cmd('tabclose')
-  return text
+  return H.checkhealth('himalaya_coord')
 end
 
 H.test('checkhealth: state file mode, JSON, symlink; missing sync command', function()
@@ -152,6 +145,38 @@ H.test('checkhealth: state file mode, JSON, symlink; missing sync command', func
   H.eq(nil, hc.host_job())
   for i = #seen, 1, -1 do
     H.contains('host binary not found', seen[i].msg)
+    seen[i] = nil
+  end
+end)
+
+H.test('checkhealth: a fresh state file (last_sync_time 0) says the last sync was never', function()
+  local dir = vim.fn.tempname()
+  vim.fn.mkdir(dir, 'p')
+  local path = dir .. '/state.json'
+  -- What the host writes before the first sync: last_sync_time is 0, not a time.
+  vim.fn.writefile({ '{"instances": {}, "last_sync_time": 0, "version": 2}' }, path)
+  vim.loop.fs_chmod(path, 384) -- 0600
+  hc.setup({ binary = '/nonexistent/himalaya-coord', state_file = path })
+  local text = health_text()
+  H.contains('OK: valid JSON (version 2, last sync never)', text)
+  H.truthy(not text:find('hours ago'), 'no age for a sync that never ran')
+  vim.fn.delete(dir, 'rf')
+  for i = #seen, 1, -1 do
+    seen[i] = nil
+  end
+end)
+
+H.test('checkhealth shows no deprecation message (:messages)', function()
+  -- Neovim's own vim.notify, so that a vim.deprecate() warning would reach :messages.
+  local recorder = vim.notify
+  vim.notify = H.original_notify
+  vim.cmd('messages clear')
+  local ok, err = pcall(H.checkhealth, 'himalaya_coord')
+  vim.notify = recorder
+  H.truthy(ok, tostring(err))
+  local messages = vim.fn.execute('messages')
+  H.truthy(not messages:lower():find('deprecat'), 'messages: ' .. messages)
+  for i = #seen, 1, -1 do
     seen[i] = nil
   end
 end)

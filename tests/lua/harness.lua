@@ -1,9 +1,13 @@
 -- A tiny test harness for specs run inside a real headless Neovim:
 --   nvim --headless -u NONE --cmd 'set rtp^=<repo>' -c 'luafile tests/lua/x_spec.lua'
--- Each spec calls H.test(...) and finally H.finish(), which prints 'N passed, N failed', appends
--- the counts to $HIMALAYA_TEST_RESULTS (if set, for run.sh) and exits with :qa! or :cquit 1.
+-- Each spec calls H.test(...) (or H.skip(...)) and finally H.finish(), which prints
+-- 'N passed, N failed, N skipped', appends the counts to $HIMALAYA_TEST_RESULTS (if set, for
+-- run.sh) and exits with :qa! or :cquit 1.
 
-local H = { passed = 0, failed = 0, name = 'spec' }
+local H = { passed = 0, failed = 0, skipped = 0, name = 'spec' }
+
+-- Neovim's own vim.notify, before a spec replaces it with a recorder.
+H.original_notify = vim.notify
 
 local function out(text)
   io.stdout:write(text .. '\n')
@@ -23,6 +27,12 @@ function H.test(name, fn)
     H.failed = H.failed + 1
     out('FAIL  ' .. H.name .. ': ' .. name .. '\n' .. tostring(err))
   end
+end
+
+-- Records a test that could not run here; only for a component that is absent.
+function H.skip(name, why)
+  H.skipped = H.skipped + 1
+  out('skip  ' .. H.name .. ': ' .. name .. ': ' .. why)
 end
 
 function H.eq(expected, actual, what)
@@ -60,6 +70,50 @@ function H.contains(fragment, text, what)
   end
 end
 
+local levels = { OK = true, WARNING = true, ERROR = true, INFO = true }
+
+-- One checkhealth report line in a form that is the same on every Neovim version. Report
+-- items read '  - OK: msg' on 0.7-0.9, '- OK msg' on 0.10 and '- ✅ OK msg' on 0.11+ (likewise
+-- WARNING and ERROR); info items read '  - INFO: msg' on 0.7-0.9 and '- msg' from 0.10. Each
+-- becomes 'LEVEL: msg'. Other lines (headings, ADVICE and its list) are kept as they are.
+local function health_line(line)
+  local old = line:match('^  %- (%u+: .*)$')
+  local level = old and old:match('^(%u+):')
+  if level and levels[level] then
+    return old
+  end
+  local item = line:match('^%- (.*)$')
+  if not item then
+    return line
+  end
+  item = item:gsub('^[\128-\255]+%s*', '') -- the 0.11+ status emoji
+  local msg
+  level, msg = item:match('^(%u+):? (.*)$')
+  if level and levels[level] then
+    return level .. ': ' .. msg
+  end
+  return 'INFO: ' .. item
+end
+
+-- Runs :checkhealth NAME and returns its report with every item as 'LEVEL: msg' (see
+-- health_line), then closes it: 0.7-0.9 open it in a new tab, 0.10+ may use the current one.
+function H.checkhealth(name)
+  local tabs = #vim.api.nvim_list_tabpages()
+  vim.cmd('checkhealth ' .. name)
+  local buf = vim.api.nvim_get_current_buf()
+  local lines = vim.api.nvim_buf_get_lines(buf, 0, -1, false)
+  if #vim.api.nvim_list_tabpages() > tabs then
+    vim.cmd('tabclose')
+  end
+  if vim.api.nvim_buf_is_valid(buf) then
+    vim.cmd('bwipeout! ' .. buf)
+  end
+  for i, line in ipairs(lines) do
+    lines[i] = health_line(line)
+  end
+  return table.concat(lines, '\n')
+end
+
 -- Runs fn and returns the message it raised; fails if it did not raise.
 function H.raises(fn)
   local ok, err = pcall(fn)
@@ -79,12 +133,12 @@ function H.record_notifications()
 end
 
 function H.finish()
-  out(string.format('%s: %d passed, %d failed', H.name, H.passed, H.failed))
+  out(string.format('%s: %d passed, %d failed, %d skipped', H.name, H.passed, H.failed, H.skipped))
   local results = os.getenv('HIMALAYA_TEST_RESULTS')
   if results and results ~= '' then
     local f = io.open(results, 'a')
     if f then
-      f:write(string.format('%d %d\n', H.passed, H.failed))
+      f:write(string.format('%d %d %d\n', H.passed, H.failed, H.skipped))
       f:close()
     end
   end

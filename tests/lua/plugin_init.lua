@@ -3,7 +3,9 @@
 -- HIMALAYA_TEST_DISABLE=1 sets vim.g.himalaya_coord_disable;
 -- otherwise nothing is configured and the fake host is put on PATH as `himalaya-coord`.
 local dir = vim.fn.fnamemodify(debug.getinfo(1, 'S').source:sub(2), ':p:h')
-local root = vim.fn.fnamemodify(dir, ':h:h')
+-- HIMALAYA_TEST_PLUGIN_ROOT: the plugin as installed before its build step (run.sh links
+-- lua/, plugin/ and doc/ there), so that no built host is found next to it.
+local root = os.getenv('HIMALAYA_TEST_PLUGIN_ROOT') or vim.fn.fnamemodify(dir, ':h:h')
 vim.opt.runtimepath:prepend(root)
 
 _G.test_notifications = {}

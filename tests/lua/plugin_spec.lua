@@ -31,10 +31,11 @@ elseif with_setup then
     H.eq(0, #seen)
   end)
 else
-  local built = H.root .. '/build/himalaya-coord'
+  -- run.sh installs the plugin without build/ (HIMALAYA_TEST_PLUGIN_ROOT), so the autostart
+  -- finds the fake host on PATH rather than a built one.
+  local built = require('himalaya_coord.config').plugin_root() .. '/build/himalaya-coord'
   if vim.fn.executable(built) == 1 then
-    -- The real host would be found first; this run is about the fake one.
-    io.stdout:write('skip  plugin: ' .. built .. ' exists; autostart checks need it absent\n')
+    H.skip('autostart checks', built .. ' exists; they need the fake host, found on PATH')
   else
     H.test('-c commands run before the autostart; wait_ready starts the host itself', function()
       H.eq(nil, hc.host_job())

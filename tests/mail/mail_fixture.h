@@ -43,7 +43,9 @@ std::vector<Session> parse_sessions(std::istream& log);
 
 // A private Dovecot with everything in a fresh temporary directory. The
 // constructor starts it; the destructor always stops it and removes the
-// directory. If Dovecot cannot start at all, running() is false and
+// directory. If Dovecot is not installed, absent() is true (a test may skip
+// then, and only then). If it is installed but does not start, the
+// constructor records a test failure; either way running() is false and
 // start_error() says why.
 class MailServer {
  public:
@@ -53,6 +55,7 @@ class MailServer {
   MailServer& operator=(const MailServer&) = delete;
 
   bool running() const { return running_; }
+  bool absent() const { return absent_; }
   const std::string& start_error() const { return start_error_; }
   int port() const { return port_; }
   const std::filesystem::path& dir() const { return dir_; }
@@ -85,6 +88,7 @@ class MailServer {
   std::string start_error_;
   int port_ = 0;
   bool running_ = false;
+  bool absent_ = false;
 };
 
 struct FleetOptions {
