@@ -94,7 +94,8 @@ class Coordinator::Impl {
   SyncClock running_clock_;
   State state_;  // the last state read or written
   bool have_state_ = false;
-  Decision decision_;  // the last election's
+  Decision decision_;        // the last election's
+  SyncAnnouncer announcer_;  // which syncs of the fleet were announced
 
   Role role_ = Role::secondary;
   bool started_ = false;
@@ -114,6 +115,7 @@ class Coordinator::Impl {
   // This instance's own sync, and the Uncoordinated schedule.
   bool local_running_ = false;
   double local_started_wall_ = 0;
+  SyncTrigger local_trigger_ = SyncTrigger::automatic;
   std::optional<double> local_last_boot_;
 
   void debug(const std::string& text) {
@@ -124,6 +126,14 @@ class Coordinator::Impl {
   void warn(const std::string& text) {
     if (events_.warning) {
       events_.warning(text);
+    }
+  }
+
+  void announce(const std::vector<SyncEvent>& events) {
+    for (const SyncEvent& e : events) {
+      if (events_.sync_event) {
+        events_.sync_event(e);
+      }
     }
   }
 
@@ -199,13 +209,18 @@ class Coordinator::Impl {
       changed = true;
     }
 
-    if (s.running_sync) {
+    // This instance's own sync is ended by end_sync(), with its real outcome;
+    // judged from here it would look over (its process gone) in the moment
+    // between the process's exit and that record.
+    const bool own_sync = local_running_ && s.running_sync && s.running_sync->instance_id == self;
+    if (s.running_sync && !own_sync) {
       double age = running_clock_.since(s.running_sync->started, wall, boot);
       RunningVerdict v = running_sync_active(s, identity_.host, probe_, age, policy_);
       if (!v.active) {
         debug("sync by " + s.running_sync->instance_id + " considered over: " + v.reason);
-        s.last_result = SyncResult{s.running_sync->instance_id, s.running_sync->started, wall,
-                                   v.outcome, v.reason};
+        s.last_result = SyncResult{
+            s.running_sync->instance_id, s.running_sync->started, wall, v.outcome, v.reason,
+            s.running_sync->trigger};
         s.running_sync.reset();
         changed = true;
       }
@@ -347,6 +362,7 @@ class Coordinator::Impl {
   void adopt(State s) {
     state_ = std::move(s);
     have_state_ = true;
+    announce(announcer_.observe(state_));
     // A look at the schedule, remembered even when nothing has synced yet
     // (stamp 0): a stamp that is new at the next look was written after this
     // one, whatever the writer's clock says (SyncClock).
@@ -542,6 +558,7 @@ class Coordinator::Impl {
         seen_.observe(read.value(), clock_->monotonic());
         decision_ = Decision{};
         state_ = read.value();
+        announce(announcer_.observe(state_));
         const bool primary = state_.primary && state_.primary->instance_id == identity_.instance_id;
         set_role(primary ? Role::primary : Role::secondary);
         watch_primary();
@@ -607,6 +624,7 @@ class Coordinator::Impl {
           grant = {true, "manual sync"};
         }
         s.running_sync = SyncRecord{identity_.instance_id, wall, identity_.host_pid};
+        s.running_sync->trigger = trigger;
         s.running_sync->hostname = identity_.host.hostname;
         s.running_sync->boot_id = identity_.host.boot_id;
         s.last_sync_time = wall;
@@ -630,9 +648,15 @@ class Coordinator::Impl {
       local_running_ = true;
       local_started_wall_ = recorded_start.value_or(clock_->wall());
       local_last_boot_ = clock_->boottime();
+      local_trigger_ = trigger;
       startup_pending_ = false;
       due_timer_.cancel();
       debug("sync started: " + grant.reason);
+      if (!recorded_start) {
+        SyncRecord mine{identity_.instance_id, local_started_wall_, identity_.host_pid};
+        mine.trigger = trigger;
+        announce(announcer_.local_started(mine));
+      }
     } else {
       debug("sync not started: " + grant.reason);
     }
@@ -669,6 +693,9 @@ class Coordinator::Impl {
       return;
     }
     local_running_ = false;
+    const SyncResult mine{
+        identity_.instance_id, local_started_wall_, clock_->wall(), outcome, message,
+        local_trigger_};
     if (config_.enabled) {
       auto result = update_file([&](State& s) {
         settle(s, Cause::sync);
@@ -678,8 +705,7 @@ class Coordinator::Impl {
         // A result of a later sync stays: this instance may have been frozen
         // while others settled its sync and synced again.
         if (!s.last_result || s.last_result->started <= local_started_wall_) {
-          s.last_result = SyncResult{identity_.instance_id, local_started_wall_, clock_->wall(),
-                                     outcome, message};
+          s.last_result = mine;
         }
         return true;
       });
@@ -691,6 +717,7 @@ class Coordinator::Impl {
     } else {
       arm_due();
     }
+    announce(announcer_.local_done(mine));  // nothing if the file's view announced it
     debug(std::string("sync ended: ") + to_string(outcome) +
           (message.empty() ? "" : " (" + message + ")"));
   }
