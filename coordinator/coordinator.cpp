@@ -96,6 +96,10 @@ class Coordinator::Impl {
   bool have_state_ = false;
   Decision decision_;        // the last election's
   SyncAnnouncer announcer_;  // which syncs of the fleet were announced
+  // Another instance's sync whose process this instance first saw gone, and
+  // when (monotonic): see exit_grace_over().
+  std::optional<std::pair<std::string, double>> exit_seen_;
+  double exit_seen_at_ = 0;
 
   Role role_ = Role::secondary;
   bool started_ = false;
@@ -135,6 +139,20 @@ class Coordinator::Impl {
         events_.sync_event(e);
       }
     }
+  }
+
+  // A sync whose process is gone is over, but its instance records the end
+  // itself within milliseconds unless it is frozen. Judged over at once, a
+  // reader raced that record and announced 'outcome unknown' for a sync that
+  // had succeeded; so it waits until it has seen the process gone for a
+  // moment (the heartbeat interval, at most a second) across its evaluations.
+  bool exit_grace_over(const SyncRecord& r, double mono) {
+    std::pair<std::string, double> key{r.instance_id, r.started};
+    if (exit_seen_ != key) {
+      exit_seen_ = std::move(key);
+      exit_seen_at_ = mono;
+    }
+    return mono - exit_seen_at_ >= std::min(config_.heartbeat_interval, 1.0);
   }
 
   bool coordinated() const { return config_.enabled && problem_.empty(); }
@@ -216,6 +234,9 @@ class Coordinator::Impl {
     if (s.running_sync && !own_sync) {
       double age = running_clock_.since(s.running_sync->started, wall, boot);
       RunningVerdict v = running_sync_active(s, identity_.host, probe_, age, policy_);
+      if (v.process_exited && !exit_grace_over(*s.running_sync, mono)) {
+        v.active = true;
+      }
       if (!v.active) {
         debug("sync by " + s.running_sync->instance_id + " considered over: " + v.reason);
         s.last_result = SyncResult{

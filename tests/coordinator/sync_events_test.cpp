@@ -6,8 +6,11 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
+#include <csignal>
 #include <cstdio>
 
 #include "coordinator/coordinator.h"
@@ -261,6 +264,38 @@ TEST_F(SyncEventsRuntimeTest, HeartbeatWritesDoNotRingTheDoorbell) {
                after.st_ctim.tv_nsec == before.st_ctim.tv_nsec)
       << "a sync start rings it";
   a->end_sync(SyncOutcome::ok, "");
+}
+
+// Between the moment a sync process exits and the moment its instance
+// records the end, other instances see the process gone. They must leave the
+// record to its instance (for a moment: see exit_grace_over() in
+// coordinator.cpp), not settle it as 'outcome unknown', which every instance
+// would then announce instead of the real outcome.
+TEST_F(SyncEventsRuntimeTest, ASyncWhoseProcessJustExitedIsEndedByItsOwnInstance) {
+  Recorder ra, rb;
+  auto a = make("nvim_1_1", ra, config(), 1);
+  auto b = make("nvim_2_2", rb, config(), 2);
+  a->start();
+  b->start();
+  ASSERT_TRUE(a->begin_sync(SyncTrigger::manual).granted);
+  const pid_t sync_process = ::fork();
+  ASSERT_GE(sync_process, 0);
+  if (sync_process == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  a->sync_process_started(sync_process);
+  ::kill(sync_process, SIGKILL);
+  ::waitpid(sync_process, nullptr, 0);
+  // Less than one heartbeat (0.05 s): b may evaluate once, with the process
+  // gone, as it may in the moment before a real host records the end.
+  run_for(io_, 0.04);
+  a->end_sync(SyncOutcome::ok, "");
+  ASSERT_TRUE(run_until(
+      io_, [&] { return rb.syncs.size() == 2; }, 5));
+  EXPECT_EQ(rb.syncs[1].kind, SyncEvent::Kind::done);
+  EXPECT_EQ(rb.syncs[1].outcome, SyncOutcome::ok) << rb.syncs[1].message;
+  EXPECT_EQ(ra.syncs.at(1).outcome, SyncOutcome::ok) << ra.syncs[1].message;
 }
 
 TEST_F(SyncEventsRuntimeTest, AnUncoordinatedSyncIsAnnouncedByItsOwnInstance) {
