@@ -196,6 +196,9 @@ struct FleetOptions {
   double sync_seconds = 0.1;  // how long the fake sync runs
   // A Lua argv literal to use instead of the fake sync, for every instance.
   std::string command;
+  bool auto_sync = true;
+  // Lua run in each Neovim's init.lua before setup() (e.g. autocmds to record).
+  std::string extra_lua;
 };
 
 // A fleet of Neovims sharing one state file, lock file and sync log. Each
@@ -240,6 +243,7 @@ class Fleet {
   }
 
   std::size_t size() const { return nvims_.size(); }
+  pid_t host_pid(std::size_t i) const { return host_pids_.at(i); }
   NvimProcess& nvim(std::size_t i) { return *nvims_.at(i); }
   static std::string label(std::size_t i) { return "nvim" + std::to_string(i + 1); }
   std::filesystem::path sync_log() const { return shared_.dir / "sync.log"; }
@@ -299,7 +303,8 @@ class Fleet {
                   lua_quote(sync_log().string()) + ", " + lua_quote(label(i)) + ", " +
                   lua_quote(seconds_arg(o.sync_seconds)) + "}";
     const TestHome& home = *homes_.at(i);
-    return "_G.notes = {}\n"
+    return o.extra_lua + "\n" +
+           "_G.notes = {}\n"
            "vim.notify = function(msg, level, opts)\n"
            "  table.insert(_G.notes, {msg = tostring(msg), level = level})\n"
            "end\n"
@@ -308,7 +313,8 @@ class Fleet {
            lua_quote(HIMALAYA_HOST_BINARY) + ",\n  debug = " + (o.debug ? "true" : "false") +
            ",\n  state_file = " + lua_quote(state_file().string()) +
            ",\n  log_file = " + lua_quote(home.log_file().string()) +
-           ",\n  sync = {\n    auto_sync = true,\n    interval = " + lua_number(o.interval) +
+           ",\n  sync = {\n    auto_sync = " + (o.auto_sync ? "true" : "false") +
+           ",\n    interval = " + lua_number(o.interval) +
            ",\n    startup_delay = " + lua_number(o.startup_delay) + ",\n    command = " + command +
            ",\n    timeout = " + lua_number(o.timeout) +
            ",\n    lock_file = " + lua_quote((shared_.dir / "mbsync.lock").string()) +
