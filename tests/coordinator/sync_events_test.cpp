@@ -17,6 +17,7 @@
 #include "coordinator/state_file.h"
 #include "recorder.h"
 #include "run_loop.h"
+#include "runtime_fixture.h"
 #include "test_support.h"
 
 namespace himalaya::coordinator {
@@ -184,29 +185,16 @@ TEST(DoorbellFactsTest, RingOnLeaseAndSyncChangesOnly) {
 
 // --- The runtime ----------------------------------------------------------
 
-class SyncEventsRuntimeTest : public ::testing::Test {
+class SyncEventsRuntimeTest : public testing::RuntimeTest {
  protected:
+  // Nothing automatic: the tests start every sync themselves.
   Config config() {
-    Config c;
-    c.state_file = tmp_.path() / "himalaya" / "sync_coordinator.json";
+    Config c = RuntimeTest::config();
     c.interval = 600;
-    c.startup_delay = 0.05;
-    c.heartbeat_interval = 0.05;
-    c.takeover_threshold = 0.5;
     c.sync_cooldown = 300;
-    c.sync_timeout = 10;
     c.auto_sync = false;
     return c;
   }
-  std::unique_ptr<Coordinator> make(const std::string& name, Recorder& rec, Config c,
-                                    double started_at) {
-    Identity id = make_identity(::getpid(), "test", SystemClock{}, ProcProbe{}, name);
-    id.started_at = started_at;
-    return std::make_unique<Coordinator>(io_, std::move(c), id, nullptr, rec.events());
-  }
-
-  TempDir tmp_;
-  boost::asio::io_context io_;
 };
 
 TEST_F(SyncEventsRuntimeTest, ASecondaryHearsThePrimarysSyncThroughTheDoorbell) {

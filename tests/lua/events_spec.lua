@@ -36,12 +36,6 @@ local function settle()
   )
 end
 
-local function clear(list)
-  for i = #list, 1, -1 do
-    list[i] = nil
-  end
-end
-
 -- statusline() reads the wall clock with os.time(); the ages below are exact against this one.
 local NOW = 1700000000
 local real_time = os.time
@@ -136,7 +130,7 @@ H.test("the 'statusline' expression of the help evaluates", function()
 end)
 
 H.test('each event fires User <name> once, with its data, in order', function()
-  clear(fired)
+  H.clear(fired)
   local started = { instance_id = 'nvim_10_20', trigger = 'manual', started = 1700000000.25 }
   local done = {
     instance_id = 'nvim_10_20',
@@ -167,7 +161,7 @@ H.test('last_event() returns the latest data of each event, as a copy', function
 end)
 
 H.test('vim.NIL in the data (msgpack nil) reads as nil', function()
-  clear(fired)
+  H.clear(fired)
   hc._event('HimalayaSyncDone', {
     instance_id = 'nvim_10_20',
     trigger = 'auto',
@@ -186,7 +180,7 @@ H.test('vim.NIL in the data (msgpack nil) reads as nil', function()
 end)
 
 H.test('unknown names and malformed data are refused and fire nothing', function()
-  clear(fired)
+  H.clear(fired)
   H.eq(false, hc._event('HimalayaSomethingElse', {}))
   H.eq(false, hc._event('HimalayaSyncDone', 'not a table'))
   H.eq(false, hc._sync_state(42))
@@ -195,7 +189,7 @@ H.test('unknown names and malformed data are refused and fire nothing', function
 end)
 
 H.test('a failing handler does not stop the events that follow', function()
-  clear(fired)
+  H.clear(fired)
   local id = vim.api.nvim_create_autocmd('User', {
     pattern = 'HimalayaSyncStarted',
     callback = function()
