@@ -4,7 +4,7 @@
 // Each Neovim records every User HimalayaSyncStarted, HimalayaSyncDone and
 // HimalayaRoleChanged it fires, with the data a handler sees (args.data from
 // Neovim 0.8 on, require('himalaya_coord').last_event() on 0.7) and the wall
-// time of the handler, in _G.events (extra_lua below). The sync command is
+// time of the handler (tests/e2e/event_recorder.h). The sync command is
 // tests/e2e/event_sync.sh, whose outcome (ok, fail, hang) the test picks by
 // writing a mode file. Durations are scaled down: heartbeat 0.1 s.
 #include <gtest/gtest.h>
