@@ -94,7 +94,12 @@ class Coordinator::Impl {
   SyncClock running_clock_;
   State state_;  // the last state read or written
   bool have_state_ = false;
-  Decision decision_;  // the last election's
+  Decision decision_;        // the last election's
+  SyncAnnouncer announcer_;  // which syncs of the fleet were announced
+  // Another instance's sync whose process this instance first saw gone, and
+  // when (monotonic): see exit_grace_over().
+  std::optional<std::pair<std::string, double>> exit_seen_;
+  double exit_seen_at_ = 0;
 
   Role role_ = Role::secondary;
   bool started_ = false;
@@ -114,6 +119,7 @@ class Coordinator::Impl {
   // This instance's own sync, and the Uncoordinated schedule.
   bool local_running_ = false;
   double local_started_wall_ = 0;
+  SyncTrigger local_trigger_ = SyncTrigger::automatic;
   std::optional<double> local_last_boot_;
 
   void debug(const std::string& text) {
@@ -125,6 +131,28 @@ class Coordinator::Impl {
     if (events_.warning) {
       events_.warning(text);
     }
+  }
+
+  void announce(const std::vector<SyncEvent>& events) {
+    for (const SyncEvent& e : events) {
+      if (events_.sync_event) {
+        events_.sync_event(e);
+      }
+    }
+  }
+
+  // A sync whose process is gone is over, but its instance records the end
+  // itself within milliseconds unless it is frozen. Judged over at once, a
+  // reader raced that record and announced 'outcome unknown' for a sync that
+  // had succeeded; so it waits until it has seen the process gone for a
+  // moment (the heartbeat interval, at most a second) across its evaluations.
+  bool exit_grace_over(const SyncRecord& r, double mono) {
+    std::pair<std::string, double> key{r.instance_id, r.started};
+    if (exit_seen_ != key) {
+      exit_seen_ = std::move(key);
+      exit_seen_at_ = mono;
+    }
+    return mono - exit_seen_at_ >= std::min(config_.heartbeat_interval, 1.0);
   }
 
   bool coordinated() const { return config_.enabled && problem_.empty(); }
@@ -199,13 +227,21 @@ class Coordinator::Impl {
       changed = true;
     }
 
-    if (s.running_sync) {
+    // This instance's own sync is ended by end_sync(), with its real outcome;
+    // judged from here it would look over (its process gone) in the moment
+    // between the process's exit and that record.
+    const bool own_sync = local_running_ && s.running_sync && s.running_sync->instance_id == self;
+    if (s.running_sync && !own_sync) {
       double age = running_clock_.since(s.running_sync->started, wall, boot);
       RunningVerdict v = running_sync_active(s, identity_.host, probe_, age, policy_);
+      if (v.process_exited && !exit_grace_over(*s.running_sync, mono)) {
+        v.active = true;
+      }
       if (!v.active) {
         debug("sync by " + s.running_sync->instance_id + " considered over: " + v.reason);
-        s.last_result = SyncResult{s.running_sync->instance_id, s.running_sync->started, wall,
-                                   v.outcome, v.reason};
+        s.last_result = SyncResult{
+            s.running_sync->instance_id, s.running_sync->started, wall, v.outcome, v.reason,
+            s.running_sync->trigger};
         s.running_sync.reset();
         changed = true;
       }
@@ -347,6 +383,7 @@ class Coordinator::Impl {
   void adopt(State s) {
     state_ = std::move(s);
     have_state_ = true;
+    announce(announcer_.observe(state_));
     // A look at the schedule, remembered even when nothing has synced yet
     // (stamp 0): a stamp that is new at the next look was written after this
     // one, whatever the writer's clock says (SyncClock).
@@ -542,6 +579,7 @@ class Coordinator::Impl {
         seen_.observe(read.value(), clock_->monotonic());
         decision_ = Decision{};
         state_ = read.value();
+        announce(announcer_.observe(state_));
         const bool primary = state_.primary && state_.primary->instance_id == identity_.instance_id;
         set_role(primary ? Role::primary : Role::secondary);
         watch_primary();
@@ -607,6 +645,7 @@ class Coordinator::Impl {
           grant = {true, "manual sync"};
         }
         s.running_sync = SyncRecord{identity_.instance_id, wall, identity_.host_pid};
+        s.running_sync->trigger = trigger;
         s.running_sync->hostname = identity_.host.hostname;
         s.running_sync->boot_id = identity_.host.boot_id;
         s.last_sync_time = wall;
@@ -630,9 +669,15 @@ class Coordinator::Impl {
       local_running_ = true;
       local_started_wall_ = recorded_start.value_or(clock_->wall());
       local_last_boot_ = clock_->boottime();
+      local_trigger_ = trigger;
       startup_pending_ = false;
       due_timer_.cancel();
       debug("sync started: " + grant.reason);
+      if (!recorded_start) {
+        SyncRecord mine{identity_.instance_id, local_started_wall_, identity_.host_pid};
+        mine.trigger = trigger;
+        announce(announcer_.local_started(mine));
+      }
     } else {
       debug("sync not started: " + grant.reason);
     }
@@ -669,6 +714,9 @@ class Coordinator::Impl {
       return;
     }
     local_running_ = false;
+    const SyncResult mine{
+        identity_.instance_id, local_started_wall_, clock_->wall(), outcome, message,
+        local_trigger_};
     if (config_.enabled) {
       auto result = update_file([&](State& s) {
         settle(s, Cause::sync);
@@ -678,8 +726,7 @@ class Coordinator::Impl {
         // A result of a later sync stays: this instance may have been frozen
         // while others settled its sync and synced again.
         if (!s.last_result || s.last_result->started <= local_started_wall_) {
-          s.last_result = SyncResult{identity_.instance_id, local_started_wall_, clock_->wall(),
-                                     outcome, message};
+          s.last_result = mine;
         }
         return true;
       });
@@ -691,6 +738,7 @@ class Coordinator::Impl {
     } else {
       arm_due();
     }
+    announce(announcer_.local_done(mine));  // nothing if the file's view announced it
     debug(std::string("sync ended: ") + to_string(outcome) +
           (message.empty() ? "" : " (" + message + ")"));
   }

@@ -48,6 +48,7 @@
 #include "coordinator/clock.h"
 #include "coordinator/identity.h"
 #include "coordinator/state.h"
+#include "coordinator/sync_events.h"
 
 namespace boost::asio {
 class io_context;
@@ -82,8 +83,6 @@ struct Config {
 
 enum class Role { primary, secondary, uncoordinated };
 const char* to_string(Role role);
-
-enum class SyncTrigger { automatic, manual };
 
 // The facts behind the SPEC §4 status report. Ages are seconds as of the
 // status() call; heartbeat ages are observed ones (monotonic, this reader).
@@ -133,6 +132,10 @@ struct Events {
   // which checks the rules again under the lock. Fired at most once per due
   // time; fired again at the next heartbeat if begin_sync was not called.
   std::function<void()> sync_due;
+  // A sync of the fleet started or ended, whoever ran it (SPEC §9), as this
+  // instance learned it from the state file (sync_events.h), or this
+  // instance's own sync when the file did not record it.
+  std::function<void(const SyncEvent&)> sync_event;
   // One warning per problem: a coordination failure forcing Uncoordinated, a
   // corrupt state file moved aside.
   std::function<void(const std::string&)> warning;

@@ -151,6 +151,7 @@ RunningVerdict running_sync_active(const State& state, const HostFacts& here,
     if (sync_process_gone(r, probe)) {
       v.outcome = SyncOutcome::cancelled;
       v.reason = "outcome unknown: the sync process exited, its instance did not record the end";
+      v.process_exited = true;
       return v;
     }
     if (over_time) {

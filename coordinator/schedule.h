@@ -102,6 +102,7 @@ struct RunningVerdict {
   bool active = false;
   SyncOutcome outcome = SyncOutcome::cancelled;  // how to record it if over
   std::string reason;
+  bool process_exited = false;  // over because its sync process is gone
 };
 RunningVerdict running_sync_active(const State& state, const HostFacts& here,
                                    const ProcessProbe& probe, double age, const SyncPolicy& policy);

@@ -116,6 +116,10 @@ std::optional<SyncOutcome> outcome_from(const std::string& s) {
   return std::nullopt;
 }
 
+SyncTrigger trigger_from(const std::string& s) {
+  return s == to_string(SyncTrigger::manual) ? SyncTrigger::manual : SyncTrigger::automatic;
+}
+
 Json to_json(const InstanceRecord& r) {
   return Json{{"instance_id", r.instance_id},
               {"hostname", r.hostname},
@@ -144,6 +148,10 @@ const char* to_string(SyncOutcome outcome) {
       return "cancelled";
   }
   return "failed";
+}
+
+const char* to_string(SyncTrigger trigger) {
+  return trigger == SyncTrigger::manual ? "manual" : "auto";
 }
 
 Result<State> parse_state(std::string_view text) {
@@ -227,6 +235,9 @@ Result<State> parse_state(std::string_view text) {
     f.ticks("sync_start_ticks", r.sync_start_ticks);
     f.string("hostname", r.hostname);
     f.string("boot_id", r.boot_id);
+    std::string trigger;
+    f.string("trigger", trigger);
+    r.trigger = trigger_from(trigger);
     s.running_sync = std::move(r);
   }
 
@@ -239,6 +250,9 @@ Result<State> parse_state(std::string_view text) {
     f.number("ended", r.ended);
     f.string("outcome", outcome);
     f.string("message", r.message);
+    std::string trigger;
+    f.string("trigger", trigger);
+    r.trigger = trigger_from(trigger);
     if (auto o = outcome_from(outcome)) {
       r.outcome = *o;
     } else {
@@ -299,14 +313,14 @@ std::string serialize_state(const State& s) {
                                 {"sync_pid", s.running_sync->sync_pid},
                                 {"sync_start_ticks", s.running_sync->sync_start_ticks},
                                 {"hostname", s.running_sync->hostname},
-                                {"boot_id", s.running_sync->boot_id}};
+                                {"boot_id", s.running_sync->boot_id},
+                                {"trigger", to_string(s.running_sync->trigger)}};
   }
   if (s.last_result) {
-    root["last_result"] = Json{{"instance", s.last_result->instance_id},
-                               {"started", s.last_result->started},
-                               {"ended", s.last_result->ended},
-                               {"outcome", to_string(s.last_result->outcome)},
-                               {"message", s.last_result->message}};
+    root["last_result"] = Json{
+        {"instance", s.last_result->instance_id}, {"started", s.last_result->started},
+        {"ended", s.last_result->ended},          {"outcome", to_string(s.last_result->outcome)},
+        {"message", s.last_result->message},      {"trigger", to_string(s.last_result->trigger)}};
   }
   return root.dump(-1, ' ', false, Json::error_handler_t::replace);
 }

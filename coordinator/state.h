@@ -28,6 +28,12 @@ inline constexpr int state_schema_version = 2;
 enum class SyncOutcome { ok, failed, timed_out, cancelled };
 const char* to_string(SyncOutcome outcome);
 
+// Why a sync ran: the timer, or the user (:HimalayaSyncNow). Key `trigger` of
+// `running_sync` and `last_result`, "auto" or "manual"; a record without it
+// (written by an older host) reads as auto.
+enum class SyncTrigger { automatic, manual };
+const char* to_string(SyncTrigger trigger);
+
 // One running host, registered under `instances`. Every instance refreshes its
 // own record each heartbeat; the process facts let other instances on the same
 // host and boot tell a dead process, or a reused pid, at once (liveness.h).
@@ -69,6 +75,7 @@ struct SyncRecord {
 
   std::string instance_id;  // key `instance`
   double started = 0;
+  SyncTrigger trigger = SyncTrigger::automatic;
   int pid = 0;                         // the host pid of the instance running it
   int sync_pid = 0;                    // the sync command, which leads its own process group
   std::uint64_t sync_start_ticks = 0;  // field 22 of /proc/<sync_pid>/stat
@@ -83,6 +90,7 @@ struct SyncResult {
   double ended = 0;
   SyncOutcome outcome = SyncOutcome::ok;
   std::string message;
+  SyncTrigger trigger = SyncTrigger::automatic;
 };
 
 struct State {

@@ -15,6 +15,8 @@
 #include <thread>
 #include <utility>
 
+#include "coordinator/sync_events.h"
+
 namespace himalaya::coordinator {
 namespace {
 
@@ -374,8 +376,7 @@ Result<StateFile::Update> StateFile::update(const Mutation& mutate,
     }
 
     State state = std::move(loaded.value().state);
-    const std::optional<std::string> primary_before =
-        state.primary ? std::optional<std::string>(state.primary->instance_id) : std::nullopt;
+    const DoorbellFacts rung_before = doorbell_facts(state);
     bool write = mutate(state) || force_write;
     result.written = false;
     if (write) {
@@ -407,9 +408,7 @@ Result<StateFile::Update> StateFile::update(const Mutation& mutate,
         ::unlink(temp.c_str());
         return io_error("cannot replace", path_, err);
       }
-      const std::optional<std::string> primary_after =
-          state.primary ? std::optional<std::string>(state.primary->instance_id) : std::nullopt;
-      if (primary_after != primary_before) {
+      if (doorbell_facts(state) != rung_before) {
         ::futimens(lock.get(), nullptr);  // the doorbell; see the header
       }
       result.written = true;

@@ -29,10 +29,11 @@
 //   the update starts from an empty State. An empty (zero-byte) file is not
 //   corrupt: it reads as an empty State, like a missing one, and is simply
 //   rewritten. Nothing the file holds can throw out of this class.
-// - When an update changes who holds the primary lease, the lock file's times
-//   are touched before the lock is released. Watchers of the directory see
-//   that as IN_ATTRIB on the lock file: a doorbell rung only for role changes,
-//   so heartbeat writes do not wake every instance (see watch.h).
+// - When an update changes who holds the primary lease, or starts or ends a
+//   sync (DoorbellFacts, sync_events.h), the lock file's times are touched
+//   before the lock is released. Watchers of the directory see that as
+//   IN_ATTRIB on the lock file: a doorbell rung for role changes and syncs
+//   only, so heartbeat writes do not wake every instance (see watch.h).
 // Not thread-safe: use one StateFile per thread. Processes need no more care.
 #pragma once
 

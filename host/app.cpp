@@ -7,8 +7,10 @@
 #include <boost/asio/post.hpp>
 #include <csignal>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "coordinator/coordinator.h"
+#include "host/events.h"
 #include "host/neovim.h"
 #include "host/sync_runner.h"
 #include "rpc/session.h"
@@ -23,18 +25,6 @@ using coordinator::SyncTrigger;
 // Between SIGTERM and SIGKILL for a sync being stopped. Short, because the
 // host must be gone within a second of Neovim closing the channel.
 constexpr double kill_grace_seconds = 0.5;
-
-const char* role_label(Role role) {
-  switch (role) {
-    case Role::primary:
-      return "Primary Coordinator";
-    case Role::secondary:
-      return "Secondary";
-    case Role::uncoordinated:
-      break;
-  }
-  return "Uncoordinated";
-}
 
 const char* trigger_name(SyncTrigger trigger) {
   return trigger == SyncTrigger::manual ? "manual" : "automatic";
@@ -128,6 +118,10 @@ void App::start_coordinator() {
   coordinator::Events events;
   events.role_changed = [this](Role before, Role after) {
     tell(Level::info, std::string("role: ") + role_label(before) + " -> " + role_label(after));
+    announce_role(after);
+  };
+  events.sync_event = [this](const coordinator::SyncEvent& e) {
+    fire_event(event_name(e), event_data(e));
   };
   events.sync_due = [this] { run_sync(SyncTrigger::automatic); };
   events.warning = [this](const std::string& message) {
@@ -140,6 +134,29 @@ void App::start_coordinator() {
   coordinator_ = std::make_unique<coordinator::Coordinator>(io_, std::move(c), std::move(identity),
                                                             clock_, std::move(events));
   coordinator_->start();
+  // statusline()'s starting point, then this instance's first role: its role
+  // changed from none (Uncoordinated, as without a host) to this one.
+  if (!stopping_) {
+    neovim_->send_sync_state(sync_state(coordinator_->status()));
+  }
+  announce_role(coordinator_->role());
+}
+
+void App::announce_role(Role role) {
+  const std::string label = role_label(role);
+  if (label == role_shown_) {
+    return;
+  }
+  std::string previous = std::exchange(role_shown_, label);
+  fire_event(event::role_changed, role_changed_data(label, previous));
+}
+
+void App::fire_event(const char* name, const nlohmann::json& data) {
+  if (stopping_) {
+    return;  // Neovim is closing the channel, or already has
+  }
+  log_->info("event {} {}", name, data.dump());
+  neovim_->fire_event(name, data);
 }
 
 void App::bind_handlers() {

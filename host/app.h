@@ -30,6 +30,7 @@ namespace himalaya::coordinator {
 class Clock;
 class Coordinator;
 enum class SyncTrigger;
+enum class Role;
 }  // namespace himalaya::coordinator
 
 namespace himalaya::host {
@@ -55,6 +56,9 @@ class App {
   void run_sync(coordinator::SyncTrigger trigger);
   void sync_finished(coordinator::SyncTrigger trigger, const SyncRun& run);
   void report_failure(const std::string& message);
+  // SPEC §9: User HimalayaRoleChanged when this instance's role label changes.
+  void announce_role(coordinator::Role role);
+  void fire_event(const char* name, const nlohmann::json& data);
   void tell(Level level, const std::string& message);  // log, and show it in debug mode
   void shutdown(const std::string& why);
   void finish_shutdown();
@@ -70,7 +74,8 @@ class App {
   std::shared_ptr<const coordinator::Clock> clock_;
   std::unique_ptr<coordinator::Coordinator> coordinator_;
   std::unique_ptr<SyncRunner> runner_;
-  std::string last_failure_shown_;  // SPEC §6: a repeated failure is shown once
+  std::string last_failure_shown_;            // SPEC §6: a repeated failure is shown once
+  std::string role_shown_ = "Uncoordinated";  // the role the last RoleChanged announced
   bool stopping_ = false;
 };
 

@@ -39,6 +39,12 @@ class Countdown {
   std::function<void(const rpc::Error*)> done_;
 };
 
+// "require('himalaya_coord').<function>(...)", with `return` when the caller
+// wants the value.
+std::string lua_call(const char* function, bool returns) {
+  return std::string(returns ? "return " : "") + "require('himalaya_coord')." + function + "(...)";
+}
+
 }  // namespace
 
 Neovim::Neovim(std::shared_ptr<rpc::Session> session, std::shared_ptr<spdlog::logger> log)
@@ -103,32 +109,37 @@ void Neovim::register_definitions(std::function<void(const rpc::Error*)> done) {
     session_->request("nvim_create_user_command", step, name, command,
                       std::map<std::string, bool>{{"force", true}});
   }
-  session_->request("nvim_exec_lua", step,
-                    std::string("return require('himalaya_coord')._host_ready(...)"),
+  session_->request("nvim_exec_lua", step, lua_call(lua_fn::host_ready, true),
                     std::make_tuple(channel_, std::string(version_string)));
 }
 
 void Neovim::deliver(std::int64_t token, const nlohmann::json& value) {
-  exec_lua("require('himalaya_coord')._deliver(...)", nlohmann::json::array({token, value}),
-           "deliver");
+  call_lua(lua_fn::deliver, nlohmann::json::array({token, value}));
 }
 
 void Neovim::notify_user(const std::string& message, Level level) {
   static const char* const names[] = {"DEBUG", "INFO", "WARN", "ERROR"};
-  exec_lua("require('himalaya_coord')._notify(...)",
-           nlohmann::json::array({message, names[static_cast<int>(level)]}), "notify");
+  call_lua(lua_fn::notify, nlohmann::json::array({message, names[static_cast<int>(level)]}));
 }
 
-void Neovim::exec_lua(const std::string& code, const nlohmann::json& args, const char* what) {
+void Neovim::fire_event(const char* name, const nlohmann::json& data) {
+  call_lua(lua_fn::event, nlohmann::json::array({name, data}));
+}
+
+void Neovim::send_sync_state(const nlohmann::json& state) {
+  call_lua(lua_fn::sync_state, nlohmann::json::array({state}));
+}
+
+void Neovim::call_lua(const char* function, const nlohmann::json& args) {
   auto log = log_;
   session_->request(
       "nvim_exec_lua",
-      [log, what](rpc::Result<rpc::Object> result) {
+      [log, function](rpc::Result<rpc::Object> result) {
         if (!result) {
-          log->warn("{} failed: {}", what, result.error().message);
+          log->warn("{} failed: {}", function, result.error().message);
         }
       },
-      code, JsonArg{&args});
+      lua_call(function, false), JsonArg{&args});
 }
 
 }  // namespace himalaya::host

@@ -35,6 +35,23 @@ inline constexpr const char* vim_resume = "vim_resume";
 inline constexpr const char* focus_gained = "focus_gained";
 }  // namespace method
 
+// The Lua functions the host calls with nvim_exec_lua, in
+// require('himalaya_coord') (lua/himalaya_coord/init.lua).
+namespace lua_fn {
+inline constexpr const char* host_ready = "_host_ready";  // (channel, version)
+inline constexpr const char* deliver = "_deliver";        // (token, value)
+inline constexpr const char* notify = "_notify";          // (message, level name)
+inline constexpr const char* event = "_event";            // (event name, data)
+inline constexpr const char* sync_state = "_sync_state";  // (state): statusline()'s cache
+}  // namespace lua_fn
+
+// The `User` autocmds of SPEC §9, fired through lua_fn::event.
+namespace event {
+inline constexpr const char* sync_started = "HimalayaSyncStarted";
+inline constexpr const char* sync_done = "HimalayaSyncDone";
+inline constexpr const char* role_changed = "HimalayaRoleChanged";
+}  // namespace event
+
 enum class Level { debug, info, warn, error };
 
 class Neovim {
@@ -53,10 +70,15 @@ class Neovim {
   // Shows a message through vim.notify via require('himalaya_coord')._notify.
   void notify_user(const std::string& message, Level level);
 
+  // Fires `User <name>` with `data` in Neovim (lua_fn::event), and feeds
+  // statusline()'s cache (lua_fn::sync_state). Neither waits for Neovim.
+  void fire_event(const char* name, const nlohmann::json& data);
+  void send_sync_state(const nlohmann::json& state);
+
   std::int64_t channel() const { return channel_; }
 
  private:
-  void exec_lua(const std::string& code, const nlohmann::json& args, const char* what);
+  void call_lua(const char* function, const nlohmann::json& args);
   void register_definitions(std::function<void(const rpc::Error*)> done);
 
   std::shared_ptr<rpc::Session> session_;

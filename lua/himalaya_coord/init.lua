@@ -7,6 +7,7 @@
 -- call _deliver(token, value). See SPEC §4 and §8.
 
 local config = require('himalaya_coord.config')
+local events = require('himalaya_coord.events')
 
 local M = {}
 
@@ -182,6 +183,7 @@ local function on_host_exit(job, code)
   end
   state.job = nil
   state.ready = false
+  events._offline()
   if neovim_exiting() then
     return
   end
@@ -423,6 +425,11 @@ function M.restart()
   return start_host(state.config)
 end
 
+-- SPEC §9: the latest data table of a User event (HimalayaSyncStarted, HimalayaSyncDone,
+-- HimalayaRoleChanged), and a short text for the statusline; see events.lua.
+M.last_event = events.last_event
+M.statusline = events.statusline
+
 function M.instance_id()
   return instance_id
 end
@@ -454,6 +461,7 @@ function M._stop()
   local job = state.job
   state.job = nil
   state.ready = false
+  events._offline()
   if job then
     pcall(vim.fn.jobstop, job)
   end
@@ -489,6 +497,10 @@ function M._notify(message, level)
     notify(message, number)
   end)
 end
+
+-- Called by the host (nvim_exec_lua): an event to fire, and statusline()'s starting facts.
+M._event = events._event
+M._sync_state = events._sync_state
 
 -- Round trip to the host in milliseconds, or nil and a message. For :checkhealth.
 function M._ping(timeout_ms)

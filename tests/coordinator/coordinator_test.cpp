@@ -1,7 +1,5 @@
-// The runtime in one process: real io_context, real files, real (scaled)
-// time. Several Coordinators may share one io_context and one state file;
-// they then share a host pid, so these tests exercise the doorbell and the
-// heartbeat paths, and the multi-process tests exercise the pidfd path.
+// The runtime in one process (testing::RuntimeTest, runtime_fixture.h): real
+// io_context, real files, real (scaled) time.
 #include "coordinator/coordinator.h"
 
 #include <fcntl.h>
@@ -19,6 +17,7 @@
 #include "coordinator/state_file.h"
 #include "recorder.h"
 #include "run_loop.h"
+#include "runtime_fixture.h"
 #include "test_support.h"
 
 namespace himalaya::coordinator {
@@ -33,34 +32,7 @@ using testing::spit;
 using testing::steady_seconds;
 using testing::TempDir;
 
-class CoordinatorTest : public ::testing::Test {
- protected:
-  Config config() {
-    Config c;
-    c.state_file = tmp_.path() / "himalaya" / "sync_coordinator.json";
-    c.interval = 60;
-    c.startup_delay = 0.05;
-    c.heartbeat_interval = 0.05;
-    c.takeover_threshold = 0.5;
-    c.sync_cooldown = 30;
-    c.sync_timeout = 10;
-    return c;
-  }
-  std::unique_ptr<Coordinator> make(const std::string& name, Recorder& rec, Config c,
-                                    double started_at) {
-    Identity id = make_identity(::getpid(), "test", SystemClock{}, ProcProbe{}, name);
-    id.started_at = started_at;
-    return std::make_unique<Coordinator>(io_, std::move(c), id, nullptr, rec.events());
-  }
-  State file_state() {
-    auto r = StateFile(config().state_file).read();
-    EXPECT_TRUE(r.ok());
-    return r.ok() ? r.value() : State{};
-  }
-
-  TempDir tmp_;
-  boost::asio::io_context io_;
-};
+class CoordinatorTest : public testing::RuntimeTest {};
 
 TEST_F(CoordinatorTest, FirstInstanceIsPrimaryAndRegistered) {
   Recorder rec;

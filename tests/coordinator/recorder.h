@@ -1,6 +1,6 @@
 // What a Coordinator told its caller, for the in-process tests: role changes,
-// warnings, debug decisions and sync_due calls (with when), plus a hook to act
-// on each sync_due.
+// warnings, debug decisions, sync events and sync_due calls (with when), plus
+// a hook to act on each sync_due.
 #pragma once
 
 #include <chrono>
@@ -23,6 +23,7 @@ struct Recorder {
   std::vector<std::string> debugs;
   int sync_due = 0;
   std::vector<double> due_at;  // steady_seconds()
+  std::vector<SyncEvent> syncs;
   std::function<void()> on_due;
 
   Events events() {
@@ -30,6 +31,7 @@ struct Recorder {
     e.role_changed = [this](Role a, Role b) { roles.emplace_back(a, b); };
     e.warning = [this](const std::string& w) { warnings.push_back(w); };
     e.debug = [this](const std::string& d) { debugs.push_back(d); };
+    e.sync_event = [this](const SyncEvent& s) { syncs.push_back(s); };
     e.sync_due = [this] {
       ++sync_due;
       due_at.push_back(steady_seconds());

@@ -69,6 +69,28 @@ TEST(StateTest, RoundTripsEveryField) {
   EXPECT_EQ(serialize_state(t), text);
 }
 
+TEST(StateTest, TheTriggerOfASyncRoundTripsAndReadsAsAutoWhenAbsent) {
+  State s;
+  s.running_sync = SyncRecord{"nvim_1_2", 7.5, 3};
+  s.running_sync->trigger = SyncTrigger::manual;
+  s.last_result = SyncResult{"nvim_1_2", 6, 7, SyncOutcome::ok, "", SyncTrigger::manual};
+  const std::string text = serialize_state(s);
+  EXPECT_NE(text.find(R"("trigger":"manual")"), std::string::npos) << text;
+  auto back = parse_state(text);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back.value().running_sync->trigger, SyncTrigger::manual);
+  EXPECT_EQ(back.value().last_result->trigger, SyncTrigger::manual);
+
+  // Written by an older host: no trigger key.
+  auto old =
+      parse_state(R"({"running_sync":{"instance":"nvim_1_2","started":7.5,"pid":3},)"
+                  R"("last_result":{"instance":"nvim_1_2","started":6,"ended":7,"outcome":"ok"}})");
+  ASSERT_TRUE(old.ok()) << old.error().message;
+  EXPECT_EQ(old.value().running_sync->trigger, SyncTrigger::automatic);
+  EXPECT_EQ(old.value().last_result->trigger, SyncTrigger::automatic);
+  EXPECT_STREQ(to_string(SyncTrigger::automatic), "auto");
+}
+
 TEST(StateTest, KeysAreSortedAndLuaKeysPresent) {
   State s;
   s.primary = Lease{"nvim_1_2", 3, 2, "v"};

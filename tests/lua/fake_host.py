@@ -4,7 +4,8 @@
 Python standard library only, with a small msgpack codec, so the Lua tests need nothing but
 nvim and python3. FAKE_HOST_MODE selects the behaviour:
 
-  normal  register the commands, call _host_ready, answer `status` and `ping`
+  normal  register the commands, call _host_ready and _sync_state, answer `status` and `ping`;
+          on `sync_now`, fire HimalayaSyncStarted and HimalayaSyncDone (a manual sync, ok)
   hang    register and call _host_ready, then never answer anything
   crash   write a line to stderr and exit with code 3 at once
 
@@ -15,6 +16,13 @@ import json
 import os
 import struct
 import sys
+import time
+
+# The names of host/neovim.h (lua_fn::, event::), as the real host spells them.
+SYNC_STATE = "require('himalaya_coord')._sync_state(...)"
+EVENT = "require('himalaya_coord')._event(...)"
+SYNC_STARTED = 'HimalayaSyncStarted'
+SYNC_DONE = 'HimalayaSyncDone'
 
 
 def pack(obj):
@@ -173,6 +181,7 @@ def main():
         host.request('nvim_create_user_command', name,
                      "lua require('himalaya_coord').%s()" % fn, {'force': True})
     host.lua("return require('himalaya_coord')._host_ready(...)", channel, 'fake-0.0.1')
+    host.lua(SYNC_STATE, {'role': 'Primary Coordinator', 'syncing': False})
     while True:
         _, method, params = host.next_notification()
         if mode == 'hang':
@@ -199,6 +208,11 @@ def main():
             host.lua("require('himalaya_coord')._deliver(...)", params[0], 'pong')
         elif method == 'sync_now':
             host.lua("require('himalaya_coord')._notify(...)", 'sync started', 'INFO')
+            started = {'instance_id': cfg['instance_id'], 'trigger': 'manual',
+                       'started': time.time()}
+            host.lua(EVENT, SYNC_STARTED, started)
+            done = dict(started, outcome='ok', duration=0.0, message='')
+            host.lua(EVENT, SYNC_DONE, done)
 
 
 if __name__ == '__main__':

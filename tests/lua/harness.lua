@@ -132,6 +132,13 @@ function H.record_notifications()
   return seen
 end
 
+-- Empties a list in place (one that a recorder keeps appending to).
+function H.clear(list)
+  for i = #list, 1, -1 do
+    list[i] = nil
+  end
+end
+
 function H.finish()
   out(string.format('%s: %d passed, %d failed, %d skipped', H.name, H.passed, H.failed, H.skipped))
   local results = os.getenv('HIMALAYA_TEST_RESULTS')

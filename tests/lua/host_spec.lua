@@ -103,6 +103,36 @@ H.test(':HimalayaSyncNow notifies the host; its answer arrives through _notify',
   clear(seen)
 end)
 
+H.test(':HimalayaSyncNow: the host events fire User autocmds and feed statusline()', function()
+  -- The sync of the test above fires its events too: let them arrive first.
+  vim.wait(2000, function()
+    return hc.last_event('HimalayaSyncDone') ~= nil
+  end, 5)
+  local before = hc.last_event('HimalayaSyncDone')
+  H.truthy(before, 'the events of the sync above')
+  local names = {}
+  local id = vim.api.nvim_create_autocmd('User', {
+    pattern = { 'HimalayaSyncStarted', 'HimalayaSyncDone' },
+    callback = function(args)
+      table.insert(names, args.match)
+    end,
+  })
+  vim.cmd('HimalayaSyncNow')
+  vim.wait(2000, function()
+    return #names == 2 and #seen == 1
+  end, 5)
+  vim.api.nvim_del_autocmd(id)
+  H.eq({ 'HimalayaSyncStarted', 'HimalayaSyncDone' }, names)
+  H.eq('himalaya-coord: sync started', seen[1] and seen[1].msg)
+  local done = hc.last_event('HimalayaSyncDone')
+  H.truthy(done.started > before.started, 'the Done of this sync')
+  H.eq(hc.instance_id(), done.instance_id)
+  H.eq('manual', done.trigger)
+  H.eq('ok', done.outcome)
+  H.truthy(hc.statusline():match('^mail %ds$'), 'statusline ' .. hc.statusline())
+  clear(seen)
+end)
+
 H.test('_notify maps level names and keeps an existing prefix', function()
   hc._notify('himalaya-coord: already prefixed', 'WARN')
   hc._notify('debug line', 'DEBUG')

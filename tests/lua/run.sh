@@ -50,6 +50,7 @@ run() {
 
 run config -u NONE --cmd "set rtp^=$root" -c "luafile $here/config_spec.lua"
 run api -u NONE --cmd "set rtp^=$root" -c "luafile $here/api_spec.lua"
+run events -u NONE --cmd "set rtp^=$root" -c "luafile $here/events_spec.lua"
 
 if command -v python3 >/dev/null 2>&1; then
   run host -u NONE --cmd "set rtp^=$root" -c "luafile $here/host_spec.lua"

@@ -1,0 +1,34 @@
+// The editor's view of the fleet (SPEC §9): the data tables of the `User`
+// autocmds HimalayaSyncStarted, HimalayaSyncDone and HimalayaRoleChanged, and
+// the facts statusline() shows, built from the coordinator's by pure
+// functions so their exact keys are unit-tested.
+//
+// Keys whose value is unknown are left out, so Lua sees nil: `channels`
+// (SPEC §11: whole command for now) and `new_messages` (needs the mbsync
+// configuration reader of SPEC §10).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "coordinator/coordinator.h"
+
+namespace himalaya::host {
+
+// "Primary Coordinator", "Secondary" or "Uncoordinated" (SPEC §4).
+const char* role_label(coordinator::Role role);
+
+// event::sync_started or event::sync_done (neovim.h).
+const char* event_name(const coordinator::SyncEvent& event);
+
+// {instance_id, trigger, started} and, when done, {outcome, duration, message}.
+nlohmann::json event_data(const coordinator::SyncEvent& event);
+
+// {role, previous}, both labels.
+nlohmann::json role_changed_data(const std::string& role, const std::string& previous);
+
+// What statusline() needs to start from when the host starts: {role,
+// syncing, last_started (absent: never), outcome (of that last sync; absent
+// while unknown)}. Afterwards the events keep the Lua side's copy current.
+nlohmann::json sync_state(const coordinator::Status& status);
+
+}  // namespace himalaya::host
