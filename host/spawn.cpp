@@ -48,7 +48,7 @@ struct ChildError {
   for (int sig = 1; sig < NSIG; ++sig) {
     ::sigaction(sig, &default_action, nullptr);  // fails harmlessly for KILL and STOP
   }
-  if (::setpgid(0, 0) != 0 || ::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) {
+  if (::setpgid(0, 0) != 0 || ::prctl(PR_SET_PDEATHSIG, SIGTERM) != 0) {
     child_fail(report_fd);
   }
   if (::getppid() != parent) {

@@ -4,12 +4,17 @@
 // What spawn() promises when it returns a pid:
 // - The child leads a process group of its own (its pgid is its pid), so the
 //   runner can signal the command and whatever it starts as one.
-// - It has a parent-death signal (PR_SET_PDEATHSIG, SIGKILL): if the host dies
+// - It has a parent-death signal (PR_SET_PDEATHSIG, SIGTERM): if the host dies
 //   in any way, at any moment after fork() returned in the child, the kernel
-//   kills the command. The window between fork() and arming it is closed by
-//   checking the parent's pid after arming: a host that died before that
-//   point is noticed, and the child exits. The signal is tied to the thread
-//   that forked; the host runs on one thread, so that is the host's life.
+//   sends the command SIGTERM, which ends mbsync and lets a wrapper script
+//   record how it ended (tests/chaos relies on that). The window between
+//   fork() and arming it is closed by checking the parent's pid after
+//   arming: a host that died before that point is noticed, and the child
+//   exits. The signal is tied to the thread that forked; the host runs on one
+//   thread, so that is the host's life. It reaches the command only, not
+//   what the command started: a command that ignores SIGTERM, or its
+//   children, outlive a SIGKILLed host (they keep the sync lock while they
+//   run, so no other sync overlaps them).
 // - It has execve()d already: spawn() waits on a close-on-exec pipe, so a
 //   failed exec (not found, not executable) is an error of spawn(), not a
 //   child that exits 127 later.

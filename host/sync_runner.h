@@ -9,7 +9,7 @@
 //   plus stderr captured through a pipe (the host's stdout carries
 //   msgpack-RPC: one stray byte from mbsync would kill the channel). Only the
 //   tail of the output is kept. It inherits no descriptor of the host besides
-//   those three and the sync lock, and it gets SIGKILL if the host dies
+//   those three and the sync lock, and it gets SIGTERM if the host dies
 //   (PR_SET_PDEATHSIG, host/spawn.h), so a SIGKILLed host does not leave it
 //   running.
 // - start() takes an exclusive flock(2) on `lock_file` (refusing to start if
