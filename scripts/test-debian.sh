@@ -86,7 +86,7 @@ cleanup() {
     umount -R "${mounted[$i]}" 2>/dev/null || umount -R -l "${mounted[$i]}" ||
       echo "test-debian.sh: cannot unmount ${mounted[$i]}" >&2
   done
-  if grep -q " $chroot_dir/" /proc/self/mounts; then
+  if grep -q " $chroot_dir[/ ]" /proc/self/mounts; then
     echo "test-debian.sh: mounts left under $chroot_dir; not removing it" >&2
   elif [ "${HIMALAYA_KEEP_CHROOT:-0}" = 1 ]; then
     echo "== chroot kept: $chroot_dir" >&2
@@ -118,6 +118,10 @@ cp /etc/resolv.conf "$chroot_dir/etc/resolv.conf" 2>/dev/null || true
 # A throw-away system: dpkg need not fsync every file it unpacks (minutes saved).
 echo force-unsafe-io >"$chroot_dir/etc/dpkg/dpkg.cfg.d/himalaya-unsafe-io"
 
+# The chroot's / as a mount point of its own: `unshare --mount-proc` (a
+# multi-process test) changes the propagation of /, which must be a mount.
+mount --bind "$chroot_dir" "$chroot_dir" && mounted+=("$chroot_dir")
+mount --make-private "$chroot_dir"
 mount -t proc proc "$chroot_dir/proc" && mounted+=("$chroot_dir/proc")
 mount -t sysfs sysfs "$chroot_dir/sys" && mounted+=("$chroot_dir/sys")
 # /dev with its submounts (pts, shm), as a slave: nothing done under the
