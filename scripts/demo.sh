@@ -197,7 +197,7 @@ show_window() {  # show_window FROM_MS TO_MS NEOVIMS: the syncs started then, an
     }
     END { print "PREV " prev }' "$hostlog")
   logins=$(awk -v from="$(stamp "$1" '%Y-%m-%d %H:%M:%S.%3N')" -v to="$(stamp "$2" '%Y-%m-%d %H:%M:%S.%3N')" \
-    '/Login: user=<alice>/ { t = $1 " " $2; if (t >= from && t < to) n++ } END { print n + 0 }' \
+    '/imap-login: Info: (Login|Logged in): user=<alice>/ { t = $1 " " $2; if (t >= from && t < to) n++ } END { print n + 0 }' \
     "$mail/dovecot.log")
   awk -v n="$logins" -v len="$(($2 - $1))" -v iv="$interval" -v nv="$3" 'BEGIN {
     printf "   Dovecot counted %d IMAP logins in these %.2f s (%.2f intervals), with %d Neovims\n",

@@ -39,6 +39,8 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 mirror=${HIMALAYA_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# The commit to test, fixed now: HEAD may move while the chroot is made.
+commit=$(git -C "$root" rev-parse HEAD)
 
 started=$(date +%s)
 stamp() {  # stamp WHAT: prints WHAT with the minutes:seconds since the start
@@ -86,7 +88,7 @@ cleanup() {
     umount -R "${mounted[$i]}" 2>/dev/null || umount -R -l "${mounted[$i]}" ||
       echo "test-debian.sh: cannot unmount ${mounted[$i]}" >&2
   done
-  if grep -q " $chroot_dir/" /proc/self/mounts; then
+  if grep -q " ${chroot_dir}[/ ]" /proc/self/mounts; then
     echo "test-debian.sh: mounts left under $chroot_dir; not removing it" >&2
   elif [ "${HIMALAYA_KEEP_CHROOT:-0}" = 1 ]; then
     echo "== chroot kept: $chroot_dir" >&2
@@ -118,6 +120,10 @@ cp /etc/resolv.conf "$chroot_dir/etc/resolv.conf" 2>/dev/null || true
 # A throw-away system: dpkg need not fsync every file it unpacks (minutes saved).
 echo force-unsafe-io >"$chroot_dir/etc/dpkg/dpkg.cfg.d/himalaya-unsafe-io"
 
+# The chroot's / as a mount point of its own: `unshare --mount-proc` (a
+# multi-process test) changes the propagation of /, which must be a mount.
+mount --bind "$chroot_dir" "$chroot_dir" && mounted+=("$chroot_dir")
+mount --make-private "$chroot_dir"
 mount -t proc proc "$chroot_dir/proc" && mounted+=("$chroot_dir/proc")
 mount -t sysfs sysfs "$chroot_dir/sys" && mounted+=("$chroot_dir/sys")
 # /dev with its submounts (pts, shm), as a slave: nothing done under the
@@ -129,9 +135,9 @@ mount -t tmpfs -o mode=1777 tmpfs "$chroot_dir/tmp" && mounted+=("$chroot_dir/tm
 # The checkout and ../shared, at the same relative layout.
 name=$(basename "$root")
 mkdir -p "$chroot_dir/src"
-stamp "copying a clean clone of $(git -C "$root" rev-parse --short HEAD) to /src/$name"
+stamp "copying a clean clone of ${commit:0:7} to /src/$name"
 git clone --quiet --no-hardlinks --no-checkout "$root" "$chroot_dir/src/$name"
-git -C "$chroot_dir/src/$name" checkout --quiet --detach "$(git -C "$root" rev-parse HEAD)"
+git -C "$chroot_dir/src/$name" checkout --quiet --detach "$commit"
 if [ -d "$root/../shared" ]; then
   cp -a "$root/../shared" "$chroot_dir/src/shared"
 fi

@@ -48,7 +48,7 @@ status=0
   --output-junit "$root/build/ctest-junit.xml") || status=$?
 (cd "$root/build" && ctest --show-only=json-v1) >"$root/build/ctest-tests.json"
 strict=()
-[ "$ci" = 1 ] && strict=(--strict-labels mail,e2e,lua)
+[ "$ci" = 1 ] && strict=(--strict-labels "mail,e2e,lua")
 python3 "$root/scripts/skip_report.py" "$root/build/ctest-junit.xml" \
   "$root/build/ctest-tests.json" "${strict[@]}" || status=1
 stamp "tests: exit $status"
