@@ -77,12 +77,30 @@ kill_chroot_processes() {
   done
 }
 
+# Runs a command in a session of its own, in the background, and waits for
+# it: bash runs a trap only between foreground commands, so a signal (a CI
+# time-out, Ctrl-C) would otherwise wait for the whole suite. cleanup() ends
+# the command's process group.
+child=0
+run() {
+  setsid "$@" </dev/null &
+  child=$!
+  local s=0
+  wait "$child" || s=$?
+  child=0
+  return "$s"
+}
+
 # Mount points, in the order they were mounted; undone in reverse.
 mounted=()
 cleanup() {
   local status=$? i
   trap '' INT TERM HUP
   set +e
+  if [ "$child" != 0 ]; then
+    kill -9 -- "-$child" 2>/dev/null
+    wait "$child" 2>/dev/null
+  fi
   kill_chroot_processes
   for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do
     umount -R "${mounted[$i]}" 2>/dev/null || umount -R -l "${mounted[$i]}" ||
@@ -103,7 +121,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 
 stamp "debootstrap --variant=minbase $release into $chroot_dir"
-debootstrap --variant=minbase "$release" "$chroot_dir" "$mirror" >"$chroot_dir.debootstrap.log" 2>&1 ||
+run debootstrap --variant=minbase "$release" "$chroot_dir" "$mirror" >"$chroot_dir.debootstrap.log" 2>&1 ||
   { tail -n 30 "$chroot_dir.debootstrap.log" >&2; rm -f "$chroot_dir.debootstrap.log"; exit 1; }
 rm -f "$chroot_dir.debootstrap.log"
 
@@ -144,7 +162,7 @@ fi
 
 stamp "scripts/test.sh in $release (CI=true HIMALAYA_CI_PLAIN=1)"
 status=0
-chroot "$chroot_dir" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+run chroot "$chroot_dir" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
   HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" CI=true HIMALAYA_CI_PLAIN=1 \
   bash -c "cd /src/$name && scripts/test.sh" || status=$?
 stamp "scripts/test.sh in $release: exit $status"
