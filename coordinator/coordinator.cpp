@@ -94,6 +94,9 @@ class Coordinator::Impl {
   SyncClock running_clock_;
   State state_;  // the last state read or written
   bool have_state_ = false;
+  // The last_sync_time whose due time a secondary has noted "skipped as
+  // secondary" for (note_overtaken_skip()).
+  double skip_noted_for_ = -1;
   Decision decision_;        // the last election's
   SyncAnnouncer announcer_;  // which syncs of the fleet were announced
   // Another instance's sync whose process this instance first saw gone, and
@@ -381,6 +384,7 @@ class Coordinator::Impl {
 
   // Takes a state as the truth: role, the primary's pid watch, the due timer.
   void adopt(State s) {
+    note_overtaken_skip(s);
     state_ = std::move(s);
     have_state_ = true;
     announce(announcer_.observe(state_));
@@ -405,6 +409,27 @@ class Coordinator::Impl {
     set_role(primary ? Role::primary : Role::secondary);
     watch_primary();
     arm_due();
+  }
+
+  // A secondary notes "skipped as secondary" at each fleet due time (SPEC §6),
+  // when its due timer fires. The primary's next sync can reach this instance
+  // first (its timer is armed for the same moment, and a loaded machine may run
+  // it late): the timer is then re-armed for the next due time, and the
+  // decision for this one is noted here instead, once.
+  void note_overtaken_skip(const State& next) {
+    const double due_for = state_.last_sync_time;
+    if (!have_state_ || role_ != Role::secondary || due_for <= 0 ||
+        next.last_sync_time == due_for || skip_noted_for_ == due_for || !next.primary ||
+        next.primary->instance_id == identity_.instance_id) {
+      return;
+    }
+    // A sync long before the due time (a manual one) is not this decision.
+    const double since = last_sync_clock_.peek(due_for, clock_->wall(), clock_->boottime());
+    if (since < config_.interval - config_.heartbeat_interval) {
+      return;
+    }
+    skip_noted_for_ = due_for;
+    debug("skipped as secondary: " + next.primary->instance_id + " is primary");
   }
 
   void set_role(Role role) {
@@ -578,6 +603,7 @@ class Coordinator::Impl {
       if (read && read.value().created != 0) {
         seen_.observe(read.value(), clock_->monotonic());
         decision_ = Decision{};
+        note_overtaken_skip(read.value());
         state_ = read.value();
         announce(announcer_.observe(state_));
         const bool primary = state_.primary && state_.primary->instance_id == identity_.instance_id;
@@ -588,6 +614,9 @@ class Coordinator::Impl {
     Due due = due_check(true);
     if (!due.now) {
       if (!due.reason.empty()) {
+        if (role_ == Role::secondary) {
+          skip_noted_for_ = state_.last_sync_time;
+        }
         debug(due.reason);
       }
       arm_due();

@@ -616,8 +616,17 @@ TEST_F(SyncRunnerTest, NoCommandOutlivesAHostKilledAtAnyMomentOfItsLaunch) {
   auto commands_left = [&] {
     int count = 0;
     for (int pid : all_pids()) {
-      std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline");
-      std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      // read(2), not a stream: a process that exits meanwhile makes the read
+      // fail (ESRCH), which std::istreambuf_iterator reports by throwing.
+      std::string cmdline;
+      const int fd =
+          ::open(("/proc/" + std::to_string(pid) + "/cmdline").c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd >= 0) {
+        char buf[256];
+        const ssize_t got = ::read(fd, buf, sizeof buf);
+        ::close(fd);
+        cmdline.assign(buf, got > 0 ? static_cast<std::size_t>(got) : 0);
+      }
       if (cmdline.find(std::string("sleep") + '\0' + "30" + '\0' + marker) == 0 && alive(pid)) {
         ++count;
       }
