@@ -9,8 +9,8 @@
 // DoorbellWatch: inotify on a directory, firing when one named file in it gets
 // IN_ATTRIB. StateFile touches its lock file when the primary lease changes
 // hands and when a sync starts or ends, so watching that name wakes instances
-// on role changes and syncs only, not on every heartbeat write. (inotify sees nothing done by other machines over
-// NFS; there the heartbeat timer still works.)
+// on role changes and syncs only, not on every heartbeat write. (inotify sees nothing done by other
+// machines over NFS; there the heartbeat timer still works.)
 //
 // Both call their callback on the io_context's thread, never after cancel()
 // or destruction. Neither throws: if the kernel refuses, watch() returns false
