@@ -46,9 +46,11 @@
 #include <vector>
 
 #include "coordinator/clock.h"
+#include "coordinator/environment.h"
 #include "coordinator/identity.h"
 #include "coordinator/state.h"
 #include "coordinator/sync_events.h"
+#include "coordinator/timings.h"
 
 namespace boost::asio {
 class io_context;
@@ -56,29 +58,21 @@ class io_context;
 
 namespace himalaya::coordinator {
 
-// Durations in seconds, fractional allowed. The host validates them (SPEC §3:
-// positive, heartbeat_interval < takeover_threshold); this layer trusts them.
 struct Config {
   std::filesystem::path state_file;
-  double interval = 900;
-  double startup_delay = 2;
-  double heartbeat_interval = 30;
-  double takeover_threshold = 60;
-  double sync_cooldown = 300;
-  double sync_timeout = 600;
-  double lock_timeout = 1.5;  // bounded wait for the state file's lock
+  Timings timings;
   bool auto_sync = true;
   bool enabled = true;
   // True once this instance is on its way out (the host: its channel to
   // Neovim closed, or it is shutting down). Asked before a sync starts and
   // while a lock wait lasts. From the first true on, no sync is granted, and
   // state-file writes (the handover included) wait for the lock at most
-  // leave_lock_timeout in all, counted from then, instead of lock_timeout
-  // each: SPEC §8 wants the host gone within a second even when another
-  // process holds the lock. A write that cannot be made then is skipped
-  // (logged as a decision); the others see the instance's process gone.
+  // timings.leave_lock_timeout in all, counted from then, instead of
+  // lock_timeout each: SPEC §8 wants the host gone within a second even when
+  // another process holds the lock. A write that cannot be made then is
+  // skipped (logged as a decision); the others see the instance's process
+  // gone.
   std::function<bool()> leaving;
-  double leave_lock_timeout = 0.3;
 };
 
 enum class Role { primary, secondary, uncoordinated };
@@ -146,9 +140,12 @@ struct Events {
 
 class Coordinator {
  public:
-  // clock may be null (SystemClock).
+  // In the host: an AsioEnvironment on `io` (clock may be null: SystemClock).
   Coordinator(boost::asio::io_context& io, Config config, Identity identity,
               std::shared_ptr<const Clock> clock, Events events);
+  // On any environment (the simulator's, the virtual-time tests').
+  Coordinator(std::unique_ptr<Environment> environment, Config config, Identity identity,
+              Events events);
   ~Coordinator();
   Coordinator(const Coordinator&) = delete;
   Coordinator& operator=(const Coordinator&) = delete;

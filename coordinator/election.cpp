@@ -32,7 +32,7 @@ const char* to_string(ElectionReason reason) {
 
 Decision elect(const State& state, const ElectionContext& ctx) {
   Decision d;
-  const double threshold = ctx.takeover_threshold;
+  const double threshold = ctx.timings.takeover_threshold;
 
   std::map<std::string, Liveness> verdicts;
   for (const auto& [id, record] : state.instances) {
@@ -44,7 +44,7 @@ Decision elect(const State& state, const ElectionContext& ctx) {
       continue;
     }
     auto age = ctx.seen->instance_age(id, ctx.now);
-    if (v == Liveness::dead || (v == Liveness::stale && age && *age > ctx.prune_after)) {
+    if (v == Liveness::dead || (v == Liveness::stale && age && *age > ctx.timings.prune_after())) {
       d.prune.push_back(id);
     }
   }

@@ -28,6 +28,7 @@
 #include "coordinator/identity.h"
 #include "coordinator/liveness.h"
 #include "coordinator/state.h"
+#include "coordinator/timings.h"
 
 namespace himalaya::coordinator {
 
@@ -36,9 +37,8 @@ struct ElectionContext {
   HostFacts here;
   const ProcessProbe* probe = nullptr;
   const Observations* seen = nullptr;
-  double now = 0;  // monotonic seconds
-  double takeover_threshold = 60;
-  double prune_after = 120;  // observed staleness after which a record is removed
+  double now = 0;   // monotonic seconds
+  Timings timings;  // takeover_threshold, and prune_after() for removing records
 };
 
 enum class ElectionReason {

@@ -92,7 +92,7 @@ bool sync_process_gone(const SyncRecord& r, const ProcessProbe& probe) {
 }  // namespace
 
 SyncCheck check_automatic_sync(const SyncContext& ctx) {
-  const SyncPolicy& p = ctx.policy;
+  const Timings& p = ctx.timings;
   if (ctx.running) {
     return blocked(SyncBlock::running, 0, "skipped: a sync is already running");
   }
@@ -133,14 +133,13 @@ SyncCheck check_automatic_sync(const SyncContext& ctx) {
 }
 
 RunningVerdict running_sync_active(const State& state, const HostFacts& here,
-                                   const ProcessProbe& probe, double age,
-                                   const SyncPolicy& policy) {
+                                   const ProcessProbe& probe, double age, const Timings& timings) {
   RunningVerdict v;
   if (!state.running_sync) {
     return v;
   }
   const SyncRecord& r = *state.running_sync;
-  const bool over_time = age > policy.sync_timeout + policy.grace;
+  const bool over_time = age > timings.running_sync_deadline();
   if (sync_process_probed(r, here)) {
     // The sync process itself is the best evidence, whatever its instance's
     // state: while it lives the sync runs (even if its instance died and the

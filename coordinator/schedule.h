@@ -33,16 +33,9 @@
 #include "coordinator/identity.h"
 #include "coordinator/liveness.h"
 #include "coordinator/state.h"
+#include "coordinator/timings.h"
 
 namespace himalaya::coordinator {
-
-struct SyncPolicy {
-  double interval = 900;
-  double startup_delay = 2;
-  double sync_cooldown = 300;
-  double sync_timeout = 600;  // a running sync older than timeout + grace is over
-  double grace = 60;          // the takeover threshold, usually
-};
 
 // Jump-proof seconds since one recorded wall stamp (see above).
 class SyncClock {
@@ -76,7 +69,7 @@ struct SyncContext {
   std::optional<double> since_last;  // nullopt: never synced
   double uptime = 0;                 // seconds since this instance started (monotonic)
   bool startup_pending = false;      // first of its fleet, start-up sync not yet decided
-  SyncPolicy policy;
+  Timings timings;
 };
 
 struct SyncCheck {
@@ -96,8 +89,8 @@ SyncCheck check_automatic_sync(const SyncContext& context);
 // record the end: the outcome is then unknown, recorded as cancelled with a
 // reason that says so). Otherwise it is over when its owner is dead by process
 // facts (same host and boot). Either way it is over once it has run longer
-// than sync_timeout + grace (its owner should have ended it or been killed by
-// then), age being measured with a SyncClock.
+// than Timings::running_sync_deadline() (its owner should have ended it or
+// been killed by then), age being measured with a SyncClock.
 struct RunningVerdict {
   bool active = false;
   SyncOutcome outcome = SyncOutcome::cancelled;  // how to record it if over
@@ -105,6 +98,6 @@ struct RunningVerdict {
   bool process_exited = false;  // over because its sync process is gone
 };
 RunningVerdict running_sync_active(const State& state, const HostFacts& here,
-                                   const ProcessProbe& probe, double age, const SyncPolicy& policy);
+                                   const ProcessProbe& probe, double age, const Timings& timings);
 
 }  // namespace himalaya::coordinator

@@ -46,10 +46,11 @@
 #include "coordinator/clock.h"
 #include "coordinator/result.h"
 #include "coordinator/state.h"
+#include "coordinator/state_store.h"
 
 namespace himalaya::coordinator {
 
-class StateFile {
+class StateFile final : public StateStore {
  public:
   struct Options {
     std::size_t max_bytes = std::size_t{1024} * 1024;
@@ -63,27 +64,6 @@ class StateFile {
     bool defer_directory_sync = false;
   };
 
-  // What one update() did, for the caller's logs and for benchmarks.
-  struct Update {
-    State state;  // as written (or as read, if nothing was written)
-    bool written = false;
-    std::optional<std::filesystem::path> moved_aside;  // set if a corrupt file was moved aside
-    std::string corrupt_reason;
-    double lock_wait = 0;  // seconds spent waiting for the lock
-    double lock_held = 0;  // seconds the lock was held
-  };
-
-  // The mutation: change the state in place and return true to write it back,
-  // false to leave the file as it is. It runs with the lock held, so it must
-  // be quick and must not call back into this StateFile.
-  using Mutation = std::function<bool(State&)>;
-
-  // Asked while another process holds the lock, with the seconds waited so
-  // far: the wait goes on while it returns true. Without one, the wait ends
-  // after Options::lock_timeout. The coordinator shortens it for an instance
-  // that is leaving (SPEC §8: the host is gone within a second).
-  using KeepWaiting = std::function<bool(double waited)>;
-
   // clock (for the stamps written: created, last_modified, corrupt-<time>)
   // may be null: SystemClock.
   explicit StateFile(std::filesystem::path path);
@@ -95,16 +75,17 @@ class StateFile {
   // Reads the file without the lock (safe: writes are atomic renames). A
   // missing file gives an empty State; a corrupt one an Error of kind corrupt,
   // and the file is left alone for the next update() to move aside.
-  Result<State> read() const;
+  Result<State> read() const override;
 
   // Read-modify-write under the lock. If the file was corrupt, the mutation
   // sees an empty State and the result is always written. The mutation may
   // run more than once (after the lock file was replaced); only the last
   // run's state is written. A wait cut short is an Error of kind lock_timeout.
-  Result<Update> update(const Mutation& mutate, const KeepWaiting& keep_waiting = {});
+  Result<Update> update(const Mutation& mutate, const KeepWaiting& keep_waiting) override;
+  Result<Update> update(const Mutation& mutate) { return update(mutate, {}); }
 
   // Fsyncs the directory if an update left that pending (see Options).
-  void sync_directory();
+  void sync_directory() override;
 
  private:
   std::filesystem::path path_;

@@ -22,10 +22,6 @@ namespace {
 using coordinator::Role;
 using coordinator::SyncTrigger;
 
-// Between SIGTERM and SIGKILL for a sync being stopped. Short, because the
-// host must be gone within a second of Neovim closing the channel.
-constexpr double kill_grace_seconds = 0.5;
-
 const char* trigger_name(SyncTrigger trigger) {
   return trigger == SyncTrigger::manual ? "manual" : "automatic";
 }
@@ -33,13 +29,7 @@ const char* trigger_name(SyncTrigger trigger) {
 coordinator::Config coordinator_config(const HostConfig& config) {
   coordinator::Config c;
   c.state_file = config.state_file;
-  c.interval = config.sync.interval;
-  c.startup_delay = config.sync.startup_delay;
-  c.heartbeat_interval = config.sync.coordination.heartbeat_interval;
-  c.takeover_threshold = config.sync.coordination.takeover_threshold;
-  c.sync_cooldown = config.sync.coordination.sync_cooldown;
-  // A running_sync record older than this belongs to a syncer that died.
-  c.sync_timeout = config.sync.timeout + kill_grace_seconds + 1;
+  c.timings = config.timings;
   c.auto_sync = config.sync.auto_sync;
   c.enabled = config.sync.coordination.enabled;
   return c;
@@ -86,8 +76,8 @@ void App::start() {
   session_->on_diagnostic([log = log_](const std::string& what) { log->warn("rpc: {}", what); });
   neovim_ = std::make_unique<Neovim>(session_, log_);
   runner_ = std::make_unique<SyncRunner>(
-      io_, SyncRunner::Options{config_.sync.command, config_.sync.timeout, config_.sync.lock_file,
-                               kill_grace_seconds});
+      io_, SyncRunner::Options{config_.sync.command, config_.timings.sync_timeout,
+                               config_.sync.lock_file, coordinator::sync_kill_grace});
   bind_handlers();
   signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
     if (!ec) {

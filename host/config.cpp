@@ -102,9 +102,10 @@ HostConfig parse(const json& root) {
   const json& sync = read_object(root, "", "sync");
   SyncConfig& s = config.sync;
   read_bool(sync, "sync", "auto_sync", s.auto_sync);
-  read_duration(sync, "sync", "interval", s.interval);
-  read_duration(sync, "sync", "startup_delay", s.startup_delay, /*allow_zero=*/true);
-  read_duration(sync, "sync", "timeout", s.timeout);
+  read_duration(sync, "sync", "interval", config.timings.interval);
+  read_duration(sync, "sync", "startup_delay", config.timings.startup_delay,
+                /*allow_zero=*/true);
+  read_duration(sync, "sync", "timeout", config.timings.sync_timeout);
   read_path(sync, "sync", "lock_file", s.lock_file);
   if (const json* v = find(sync, "command")) {
     if (!v->is_array() || v->empty()) {
@@ -125,10 +126,11 @@ HostConfig parse(const json& root) {
   const json& coord = read_object(sync, "sync", "coordination");
   CoordinationConfig& c = s.coordination;
   read_bool(coord, "sync.coordination", "enabled", c.enabled);
-  read_duration(coord, "sync.coordination", "heartbeat_interval", c.heartbeat_interval);
-  read_duration(coord, "sync.coordination", "takeover_threshold", c.takeover_threshold);
-  read_duration(coord, "sync.coordination", "sync_cooldown", c.sync_cooldown);
-  if (c.heartbeat_interval >= c.takeover_threshold) {
+  coordinator::Timings& t = config.timings;
+  read_duration(coord, "sync.coordination", "heartbeat_interval", t.heartbeat_interval);
+  read_duration(coord, "sync.coordination", "takeover_threshold", t.takeover_threshold);
+  read_duration(coord, "sync.coordination", "sync_cooldown", t.sync_cooldown);
+  if (t.heartbeat_interval >= t.takeover_threshold) {
     throw ConfigError(
         "sync.coordination.heartbeat_interval: must be less than "
         "sync.coordination.takeover_threshold");

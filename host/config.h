@@ -13,21 +13,17 @@
 #include <string_view>
 #include <vector>
 
+#include "coordinator/timings.h"
+
 namespace himalaya::host {
 
 struct CoordinationConfig {
   bool enabled = true;
-  double heartbeat_interval = 30;
-  double takeover_threshold = 60;
-  double sync_cooldown = 300;
 };
 
 struct SyncConfig {
   bool auto_sync = true;
-  double interval = 900;
-  double startup_delay = 2;
   std::vector<std::string> command{"mbsync", "-a"};
-  double timeout = 600;
   std::filesystem::path lock_file;
   CoordinationConfig coordination;
 };
@@ -40,6 +36,9 @@ struct HostConfig {
   std::filesystem::path state_file;
   std::filesystem::path log_file;
   SyncConfig sync;
+  // sync.interval, sync.startup_delay, sync.timeout and the durations of
+  // sync.coordination.
+  coordinator::Timings timings;
 };
 
 struct ConfigResult {

@@ -104,12 +104,12 @@ int run_increments(const hc::Config& config, int n) {
 
 int main(int argc, char** argv) {
   hc::Config config;
-  config.heartbeat_interval = 0.05;
-  config.takeover_threshold = 0.3;
-  config.interval = 3600;
-  config.sync_cooldown = 1;
-  config.startup_delay = 0.05;
-  config.sync_timeout = 10;
+  config.timings.heartbeat_interval = 0.05;
+  config.timings.takeover_threshold = 0.3;
+  config.timings.interval = 3600;
+  config.timings.sync_cooldown = 1;
+  config.timings.startup_delay = 0.05;
+  config.timings.sync_timeout = 10;
   double sync_duration = 0.05;
   int increments = -1;
   bool debug = false;
@@ -125,19 +125,19 @@ int main(int argc, char** argv) {
     if (a == "--state") {
       config.state_file = next();
     } else if (a == "--heartbeat") {
-      config.heartbeat_interval = std::stod(next());
+      config.timings.heartbeat_interval = std::stod(next());
     } else if (a == "--threshold") {
-      config.takeover_threshold = std::stod(next());
+      config.timings.takeover_threshold = std::stod(next());
     } else if (a == "--interval") {
-      config.interval = std::stod(next());
+      config.timings.interval = std::stod(next());
     } else if (a == "--cooldown") {
-      config.sync_cooldown = std::stod(next());
+      config.timings.sync_cooldown = std::stod(next());
     } else if (a == "--startup-delay") {
-      config.startup_delay = std::stod(next());
+      config.timings.startup_delay = std::stod(next());
     } else if (a == "--sync-timeout") {
-      config.sync_timeout = std::stod(next());
+      config.timings.sync_timeout = std::stod(next());
     } else if (a == "--lock-timeout") {
-      config.lock_timeout = std::stod(next());
+      config.timings.lock_timeout = std::stod(next());
     } else if (a == "--sync-duration") {
       sync_duration = std::stod(next());
     } else if (a == "--no-auto") {

@@ -163,8 +163,8 @@ TEST_F(CoordinatorTest, ManualSyncIgnoresRoleAndCooldownButNotARunningSync) {
 // seconds left, and skipped because a sync runs elsewhere.
 TEST_F(CoordinatorTest, EverySyncDecisionIsReported) {
   Config c = config();
-  c.interval = 0.6;
-  c.sync_cooldown = 0.4;
+  c.timings.interval = 0.6;
+  c.timings.sync_cooldown = 0.4;
   Recorder ra, rb;
   auto a = make("nvim_1_1", ra, c, 1);
   auto b = make("nvim_2_2", rb, c, 2);
@@ -206,8 +206,8 @@ TEST_F(CoordinatorTest, EverySyncDecisionIsReported) {
 
 TEST_F(CoordinatorTest, TakeoverKeepsTheScheduleAndAddsNoSync) {
   Config c = config();
-  c.interval = 1.0;
-  c.sync_cooldown = 0.5;
+  c.timings.interval = 1.0;
+  c.timings.sync_cooldown = 0.5;
   Recorder ra, rb;
   auto a = make("nvim_1_1", ra, c, 1);
   auto b = make("nvim_2_2", rb, c, 2);
@@ -241,7 +241,7 @@ TEST_F(CoordinatorTest, TakeoverKeepsTheScheduleAndAddsNoSync) {
 
 TEST_F(CoordinatorTest, UnusableFileDegradesOnceAndRecovers) {
   Config c = config();
-  c.interval = 0.2;
+  c.timings.interval = 0.2;
   fs::create_directories(c.state_file.parent_path());
   spit(tmp_.path() / "elsewhere", "{}");
   fs::create_symlink(tmp_.path() / "elsewhere", c.state_file);
@@ -292,8 +292,8 @@ TEST_F(CoordinatorTest, ForeignOwnerDegradesAndRecovers) {
 // timer from the fleet's last sync as it last read it, not from its start-up.
 TEST_F(CoordinatorTest, SecondaryGoingUncoordinatedKeepsTheFleetsCooldown) {
   Config c = config();
-  c.interval = 1.0;
-  c.sync_cooldown = 1.0;
+  c.timings.interval = 1.0;
+  c.timings.sync_cooldown = 1.0;
   Recorder ra;
   Recorder rb;
   auto a = make("nvim_1_1", ra, c, 1);
@@ -328,7 +328,7 @@ TEST_F(CoordinatorTest, SecondaryGoingUncoordinatedKeepsTheFleetsCooldown) {
       io_, [&] { return b->role() == Role::uncoordinated; }, 5));
   ASSERT_TRUE(run_until(
       io_, [&] { return rb.sync_due >= 1; }, 5));
-  EXPECT_GE(b_first_sync_wall - last, c.sync_cooldown - 0.05)
+  EXPECT_GE(b_first_sync_wall - last, c.timings.sync_cooldown - 0.05)
       << "b synced " << b_first_sync_wall - last << " s after the fleet's last sync";
   a->stop();
   b->stop();
@@ -337,7 +337,7 @@ TEST_F(CoordinatorTest, SecondaryGoingUncoordinatedKeepsTheFleetsCooldown) {
 TEST_F(CoordinatorTest, DisabledCoordinationSyncsOnItsOwnTimerWithoutWarning) {
   Config c = config();
   c.enabled = false;
-  c.interval = 0.1;
+  c.timings.interval = 0.1;
   Recorder ra;
   auto a = make("nvim_1_1", ra, c, 1);
   ra.on_due = [&] {
@@ -456,9 +456,9 @@ TEST_F(CoordinatorTest, ARebuiltFileGetsBackTheLastSyncStartOfThisInstance) {
 // unknown, and syncs on the schedule instead of waiting for sync_timeout.
 TEST_F(CoordinatorTest, SyncOfAFrozenPrimaryIsOverOnceItsSyncProcessExited) {
   Config c = config();
-  c.interval = 1;
-  c.sync_cooldown = 0.5;
-  c.sync_timeout = 30;
+  c.timings.interval = 1;
+  c.timings.sync_cooldown = 0.5;
+  c.timings.sync_timeout = 30;
   boost::asio::io_context frozen_io;
   Recorder ra, rb;
   Identity ida = make_identity(::getpid(), "test", SystemClock{}, ProcProbe{}, "nvim_1_1");
@@ -500,7 +500,8 @@ TEST_F(CoordinatorTest, SyncOfAFrozenPrimaryIsOverOnceItsSyncProcessExited) {
       io_, [&] { return granted == 1; }, 5));
   const double took =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - exited).count();
-  EXPECT_LT(took, 3 * c.heartbeat_interval + 0.5) << "the next sync waited for the frozen primary";
+  EXPECT_LT(took, 3 * c.timings.heartbeat_interval + 0.5)
+      << "the next sync waited for the frozen primary";
   s = file_state();
   ASSERT_TRUE(s.running_sync);
   EXPECT_EQ(s.running_sync->instance_id, "nvim_2_2");
@@ -529,8 +530,8 @@ class LeavingTest : public CoordinatorTest {
  protected:
   Config leaving_config() {
     Config c = config();
-    c.lock_timeout = 30;  // a wait this long would fail every test below
-    c.leave_lock_timeout = 0.2;
+    c.timings.lock_timeout = 30;  // a wait this long would fail every test below
+    c.timings.leave_lock_timeout = 0.2;
     c.leaving = [this] { return std::chrono::steady_clock::now() >= leave_at_; };
     return c;
   }

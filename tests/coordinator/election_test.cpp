@@ -12,6 +12,12 @@ using testing::FakeProbe;
 using testing::here;
 using testing::identity;
 
+Timings timings(double takeover_threshold) {
+  Timings t;
+  t.takeover_threshold = takeover_threshold;
+  return t;
+}
+
 // A simulated fleet sharing one State (the file) and one FakeClock. Each
 // member keeps its own Observations, as each process does. step() is what the
 // runtime does under the lock: refresh its own record on a heartbeat, elect,
@@ -44,7 +50,7 @@ class Fleet {
     if (heartbeat || mine == state.instances.end() || mine->second.released != m.released) {
       state.instances[name] = to_record(m.id, clock.wall(), m.released);
     }
-    ElectionContext ctx{name, here(), &probe, &m.seen, mono, threshold_, 2 * threshold_};
+    ElectionContext ctx{name, here(), &probe, &m.seen, mono, timings(threshold_)};
     Decision d = elect(state, ctx);
     apply(d, state, clock.wall());
     if (heartbeat && state.primary && state.primary->instance_id == name && !d.lease_changed) {
@@ -271,7 +277,7 @@ TEST(ElectionTest, LeavingInstanceHandsOver) {
   f.add("b", 11, 200);
   f.heartbeat_round(1);
   f.state.instances.erase("a");  // stop(): own record removed
-  ElectionContext ctx{"a", here(), &f.probe, &f["a"].seen, f.clock.monotonic(), 60, 120};
+  ElectionContext ctx{"a", here(), &f.probe, &f["a"].seen, f.clock.monotonic(), timings(60)};
   Decision d = elect(f.state, ctx);
   apply(d, f.state, f.clock.wall());
   EXPECT_EQ(d.reason, ElectionReason::handover);

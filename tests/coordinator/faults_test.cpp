@@ -426,12 +426,12 @@ class CoordinatorFaultTest : public ::testing::Test {
   Config config() const {
     Config c;
     c.state_file = dir() / "sync_coordinator.json";
-    c.interval = 60;
-    c.startup_delay = 0.05;
-    c.heartbeat_interval = 0.05;
-    c.takeover_threshold = 0.5;
-    c.sync_cooldown = 30;
-    c.sync_timeout = 10;
+    c.timings.interval = 60;
+    c.timings.startup_delay = 0.05;
+    c.timings.heartbeat_interval = 0.05;
+    c.timings.takeover_threshold = 0.5;
+    c.timings.sync_cooldown = 30;
+    c.timings.sync_timeout = 10;
     return c;
   }
   std::unique_ptr<Coordinator> make(const std::string& name, Recorder& rec, Config c,
@@ -468,8 +468,8 @@ TEST_F(CoordinatorFaultTest, NoSpaceDegradesOnceKeepsTheOldFileAndRecovers) {
     GTEST_SKIP() << "tmpfs for ENOSPC: " << mount.why();
   }
   Config c = config();
-  c.interval = 0.2;
-  c.sync_cooldown = 0.1;
+  c.timings.interval = 0.2;
+  c.timings.sync_cooldown = 0.1;
   Recorder ra;
   auto a = make("nvim_1_1", ra, c, 1);
   Coordinator* who = a.get();
@@ -503,8 +503,8 @@ TEST_F(CoordinatorFaultTest, NoSpaceDegradesOnceKeepsTheOldFileAndRecovers) {
 TEST_F(CoordinatorFaultTest, ReadOnlyDirectoryDegradesOnceKeepsRetryingAndRecovers) {
   fs::create_directories(dir());
   Config c = config();
-  c.interval = 0.2;
-  c.sync_cooldown = 0.1;
+  c.timings.interval = 0.2;
+  c.timings.sync_cooldown = 0.1;
   Recorder ra, rb;
   auto a = make("nvim_1_1", ra, c, 1);
   auto b = make("nvim_2_2", rb, c, 2);
@@ -544,7 +544,7 @@ TEST_F(CoordinatorFaultTest, ReadOnlyDirectoryDegradesOnceKeepsRetryingAndRecove
 
 TEST_F(CoordinatorFaultTest, SymlinkStatePathIsRefusedOnceAndItsTargetLeftUntouched) {
   Config c = config();
-  c.interval = 0.2;
+  c.timings.interval = 0.2;
   fs::create_directories(dir());
   fs::path target = tmp_.path() / "precious.json";
   const std::string precious = R"({"not": "a state file"})";
@@ -589,7 +589,8 @@ TEST_F(CoordinatorFaultTest, WorldWritableDirectoryDegradesWithAClearMessageAndR
 // cooldown still holds and nobody syncs again.
 TEST_F(CoordinatorFaultTest, StateFileDeletedIsRebuiltKeepingPrimaryAndSyncRecord) {
   Config c = config();
-  c.takeover_threshold = 2.0;  // no takeover may come from a stall of a loaded machine either
+  c.timings.takeover_threshold =
+      2.0;  // no takeover may come from a stall of a loaded machine either
   Recorder ra, rb;
   auto a = make("nvim_1_1", ra, c, 1);
   auto b = make("nvim_2_2", rb, c, 2);
@@ -676,7 +677,7 @@ TEST_F(CoordinatorFaultTest, EmptyFileIsAFreshStartWithoutWarning) {
 // instance last saw.
 TEST_F(CoordinatorFaultTest, TruncatedFileWhileRunningIsMovedAsideOnceAndRebuiltFromMemory) {
   Config c = config();
-  c.takeover_threshold = 2.0;
+  c.timings.takeover_threshold = 2.0;
   Recorder ra, rb;
   auto a = make("nvim_1_1", ra, c, 1);
   auto b = make("nvim_2_2", rb, c, 2);
@@ -712,9 +713,9 @@ TEST_F(CoordinatorFaultTest, TruncatedFileWhileRunningIsMovedAsideOnceAndRebuilt
 // election_test and schedule_test.)
 TEST_F(CoordinatorFaultTest, WallClockJumpsOfAnHourNeitherTakeOverNorSkipCooldownNorStall) {
   Config c = config();
-  c.interval = 1.0;
-  c.sync_cooldown = 0.6;
-  c.takeover_threshold = 2.0;
+  c.timings.interval = 1.0;
+  c.timings.sync_cooldown = 0.6;
+  c.timings.takeover_threshold = 2.0;
   auto clock = std::make_shared<JumpingClock>();
   Recorder ra, rb;
   auto a = make("nvim_1_1", ra, c, 1, clock);
@@ -735,8 +736,9 @@ TEST_F(CoordinatorFaultTest, WallClockJumpsOfAnHourNeitherTakeOverNorSkipCooldow
       << "the schedule stalled";
   for (std::size_t i = 1; i < ra.due_at.size(); ++i) {
     const double gap = ra.due_at[i] - ra.due_at[i - 1];
-    EXPECT_GE(gap, c.interval - 0.02) << "sync " << i << " came early: cooldown/schedule skipped";
-    EXPECT_LT(gap, c.interval + 1.0) << "sync " << i << " came late";
+    EXPECT_GE(gap, c.timings.interval - 0.02)
+        << "sync " << i << " came early: cooldown/schedule skipped";
+    EXPECT_LT(gap, c.timings.interval + 1.0) << "sync " << i << " came late";
   }
   EXPECT_EQ(a->role(), Role::primary);
   EXPECT_EQ(b->role(), Role::secondary);
@@ -755,9 +757,9 @@ TEST_F(CoordinatorFaultTest, WallClockJumpsOfAnHourNeitherTakeOverNorSkipCooldow
 // then read its own sync as an hour old and sync again at every heartbeat.
 TEST_F(CoordinatorFaultTest, WallClockJumpOnThePrimaryAloneNeitherSkipsCooldownNorStalls) {
   Config c = config();
-  c.interval = 1.0;
-  c.sync_cooldown = 0.6;
-  c.takeover_threshold = 2.0;
+  c.timings.interval = 1.0;
+  c.timings.sync_cooldown = 0.6;
+  c.timings.takeover_threshold = 2.0;
   auto clock_a = std::make_shared<JumpingClock>();
   auto clock_b = std::make_shared<JumpingClock>();
   Recorder ra, rb;
@@ -780,7 +782,8 @@ TEST_F(CoordinatorFaultTest, WallClockJumpOnThePrimaryAloneNeitherSkipsCooldownN
       << "the schedule stalled after the backward jump";
   for (std::size_t i = 1; i < ra.due_at.size(); ++i) {
     const double gap = ra.due_at[i] - ra.due_at[i - 1];
-    EXPECT_GE(gap, c.interval - 0.02) << "sync " << i << " came early: cooldown/schedule skipped";
+    EXPECT_GE(gap, c.timings.interval - 0.02)
+        << "sync " << i << " came early: cooldown/schedule skipped";
   }
   EXPECT_EQ(a->role(), Role::primary);
   EXPECT_FALSE(rb.became(Role::primary));
@@ -794,8 +797,8 @@ TEST_F(CoordinatorFaultTest, WallClockJumpOnThePrimaryAloneNeitherSkipsCooldownN
 // is no older than the first look), not sync at once.
 TEST_F(CoordinatorFaultTest, ATakeoverAfterASyncStampedByAClockAnHourBehindKeepsTheSchedule) {
   Config c = config();
-  c.interval = 1.0;
-  c.sync_cooldown = 0.6;
+  c.timings.interval = 1.0;
+  c.timings.sync_cooldown = 0.6;
   auto clock_a = std::make_shared<JumpingClock>();
   clock_a->jump_wall(-3600);
   Recorder ra, rb;
@@ -819,8 +822,9 @@ TEST_F(CoordinatorFaultTest, ATakeoverAfterASyncStampedByAClockAnHourBehindKeeps
   // b knows only that a's stamp was new since its previous look at the file,
   // so it may count from up to one heartbeat before the real start.
   const double gap = rb.due_at[0] - ra.due_at[0];
-  EXPECT_GE(gap, c.interval - c.heartbeat_interval - 0.02) << "b synced " << gap << " s after a's";
-  EXPECT_LE(gap, c.interval + 0.5) << "b's first sync was late";
+  EXPECT_GE(gap, c.timings.interval - c.timings.heartbeat_interval - 0.02)
+      << "b synced " << gap << " s after a's";
+  EXPECT_LE(gap, c.timings.interval + 0.5) << "b's first sync was late";
   b->stop();
 }
 
@@ -884,7 +888,7 @@ TEST_P(ReusedPidTest, WithTheRightStartTimeItIsLiveUntilItsHeartbeatStops) {
   a->start();
   EXPECT_EQ(a->role(), Role::secondary);
   ASSERT_TRUE(run_until(io_, [&] { return a->role() == Role::primary; }));
-  EXPECT_GE(steady_seconds() - t0, config().takeover_threshold);
+  EXPECT_GE(steady_seconds() - t0, config().timings.takeover_threshold);
   EXPECT_TRUE(any_contains(ra.debugs, "primary heartbeat stale"));
   a->stop();
 }
@@ -953,14 +957,14 @@ TEST_F(CoordinatorFaultTest, RecordFromAnotherBootIsJudgedByHeartbeatOnly) {
   auto a = make("nvim_1_1", ra, config(), 1);
   a->start();
   EXPECT_EQ(a->role(), Role::secondary);
-  run_for(io_, 4 * config().takeover_threshold);
+  run_for(io_, 4 * config().timings.takeover_threshold);
   EXPECT_EQ(a->role(), Role::secondary) << "taken over from a primary that kept beating";
   EXPECT_EQ(file_state().primary->instance_id, r.instance_id);
 
   beating = false;
   const double stopped = steady_seconds();
   ASSERT_TRUE(run_until(io_, [&] { return a->role() == Role::primary; }));
-  EXPECT_GE(steady_seconds() - stopped, config().takeover_threshold - 0.06);
+  EXPECT_GE(steady_seconds() - stopped, config().timings.takeover_threshold - 0.06);
   EXPECT_TRUE(any_contains(ra.debugs, "primary heartbeat stale"));
   a->stop();
 }

@@ -27,12 +27,12 @@ class RuntimeTest : public ::testing::Test {
   Config config() {
     Config c;
     c.state_file = tmp_.path() / "himalaya" / "sync_coordinator.json";
-    c.interval = 60;
-    c.startup_delay = 0.05;
-    c.heartbeat_interval = 0.05;
-    c.takeover_threshold = 0.5;
-    c.sync_cooldown = 30;
-    c.sync_timeout = 10;
+    c.timings.interval = 60;
+    c.timings.startup_delay = 0.05;
+    c.timings.heartbeat_interval = 0.05;
+    c.timings.takeover_threshold = 0.5;
+    c.timings.sync_cooldown = 30;
+    c.timings.sync_timeout = 10;
     return c;
   }
   std::unique_ptr<Coordinator> make(const std::string& name, Recorder& rec, Config c,

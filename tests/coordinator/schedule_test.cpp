@@ -12,14 +12,18 @@ using testing::FakeProbe;
 using testing::here;
 using testing::identity;
 
-SyncPolicy policy() {
-  SyncPolicy p;
+Timings timings() {
+  Timings p;
   p.interval = 900;
   p.startup_delay = 2;
   p.sync_cooldown = 300;
-  p.sync_timeout = 600;
-  p.grace = 60;
+  p.sync_timeout = 598.5;  // with the kill grace, a second and the threshold: deadline 660
+  p.takeover_threshold = 60;
   return p;
+}
+
+TEST(TimingsTest, RunningSyncDeadlineIsTheSyncTimeoutPlusKillGraceASecondAndTheThreshold) {
+  EXPECT_DOUBLE_EQ(timings().running_sync_deadline(), 660);
 }
 
 SyncContext primary_ctx(std::optional<double> since_last, double uptime = 1000,
@@ -29,7 +33,7 @@ SyncContext primary_ctx(std::optional<double> since_last, double uptime = 1000,
   c.since_last = since_last;
   c.uptime = uptime;
   c.startup_pending = startup_pending;
-  c.policy = policy();
+  c.timings = timings();
   return c;
 }
 
@@ -57,7 +61,7 @@ TEST(ScheduleTest, RunningSyncBlocksAutomaticSync) {
 
 TEST(ScheduleTest, CooldownWinsOverAShortInterval) {
   auto c = primary_ctx(200);
-  c.policy.interval = 60;
+  c.timings.interval = 60;
   auto r = check_automatic_sync(c);
   EXPECT_FALSE(r.start);
   EXPECT_EQ(r.block, SyncBlock::cooldown);
@@ -184,8 +188,8 @@ TEST(RunningSyncTest, ActiveWhileOwnerLivesAndWithinTimeout) {
   probe.table[10] = id.host_start_ticks;
   s.instances["a"] = to_record(id, 1, false);
   s.running_sync = SyncRecord{"a", 0, 10};
-  EXPECT_TRUE(running_sync_active(s, here(), probe, 100, policy()).active);
-  auto over = running_sync_active(s, here(), probe, 661, policy());
+  EXPECT_TRUE(running_sync_active(s, here(), probe, 100, timings()).active);
+  auto over = running_sync_active(s, here(), probe, 661, timings());
   EXPECT_FALSE(over.active);
   EXPECT_EQ(over.outcome, SyncOutcome::timed_out);
 }
@@ -195,7 +199,7 @@ TEST(RunningSyncTest, OverWhenTheOwnerDied) {
   State s;
   s.instances["a"] = to_record(identity("a", 10, 1), 1, false);
   s.running_sync = SyncRecord{"a", 0, 10};
-  auto v = running_sync_active(s, here(), probe, 1, policy());
+  auto v = running_sync_active(s, here(), probe, 1, timings());
   EXPECT_FALSE(v.active);
   EXPECT_EQ(v.outcome, SyncOutcome::cancelled);
 }
@@ -205,7 +209,7 @@ TEST(RunningSyncTest, RemoteOwnerIsTrustedUntilTheTimeout) {
   State s;
   s.instances["a"] = to_record(identity("a", 10, 1, HostFacts{"laptop", "x"}), 1, false);
   s.running_sync = SyncRecord{"a", 0, 10};
-  EXPECT_TRUE(running_sync_active(s, here(), probe, 600, policy()).active);
+  EXPECT_TRUE(running_sync_active(s, here(), probe, 600, timings()).active);
 }
 
 // The running sync of an instance that is frozen (SIGSTOP) after it spawned
@@ -229,10 +233,10 @@ TEST(RunningSyncTest, ActiveWhileTheSyncProcessLivesAndWithinTimeout) {
   FakeProbe probe;
   State s = frozen_owner_with_sync_process(probe);
   probe.table[77] = 7700;
-  EXPECT_TRUE(running_sync_active(s, here(), probe, 1, policy()).active);
-  EXPECT_TRUE(running_sync_active(s, here(), probe, 660, policy()).active);
+  EXPECT_TRUE(running_sync_active(s, here(), probe, 1, timings()).active);
+  EXPECT_TRUE(running_sync_active(s, here(), probe, 660, timings()).active);
   // Bounded: a sync process that never ends is over after the timeout.
-  auto over = running_sync_active(s, here(), probe, 661, policy());
+  auto over = running_sync_active(s, here(), probe, 661, timings());
   EXPECT_FALSE(over.active);
   EXPECT_EQ(over.outcome, SyncOutcome::timed_out);
 }
@@ -240,7 +244,7 @@ TEST(RunningSyncTest, ActiveWhileTheSyncProcessLivesAndWithinTimeout) {
 TEST(RunningSyncTest, OverOnceTheSyncProcessExitedThoughItsOwnerLives) {
   FakeProbe probe;
   State s = frozen_owner_with_sync_process(probe);
-  auto v = running_sync_active(s, here(), probe, 1, policy());
+  auto v = running_sync_active(s, here(), probe, 1, timings());
   EXPECT_FALSE(v.active);
   EXPECT_EQ(v.outcome, SyncOutcome::cancelled);
   EXPECT_NE(v.reason.find("outcome unknown"), std::string::npos) << v.reason;
@@ -251,16 +255,16 @@ TEST(RunningSyncTest, OverWhenTheSyncProcessPidWasReused) {
   FakeProbe probe;
   State s = frozen_owner_with_sync_process(probe);
   probe.table[77] = 9999;  // another process now
-  EXPECT_FALSE(running_sync_active(s, here(), probe, 1, policy()).active);
+  EXPECT_FALSE(running_sync_active(s, here(), probe, 1, timings()).active);
 }
 
 TEST(RunningSyncTest, OverOnceTheSyncProcessExitedEvenAfterItsOwnerWasPruned) {
   FakeProbe probe;
   State s = frozen_owner_with_sync_process(probe);
   s.instances.clear();
-  EXPECT_FALSE(running_sync_active(s, here(), probe, 1, policy()).active);
+  EXPECT_FALSE(running_sync_active(s, here(), probe, 1, timings()).active);
   probe.table[77] = 7700;
-  EXPECT_TRUE(running_sync_active(s, here(), probe, 1, policy()).active);
+  EXPECT_TRUE(running_sync_active(s, here(), probe, 1, timings()).active);
 }
 
 TEST(RunningSyncTest, SyncProcessThatOutlivesItsDeadOwnerStillBlocks) {
@@ -269,9 +273,9 @@ TEST(RunningSyncTest, SyncProcessThatOutlivesItsDeadOwnerStillBlocks) {
   State s = frozen_owner_with_sync_process(probe);
   probe.table.erase(10);
   probe.table[77] = 7700;
-  EXPECT_TRUE(running_sync_active(s, here(), probe, 1, policy()).active);
+  EXPECT_TRUE(running_sync_active(s, here(), probe, 1, timings()).active);
   probe.table.erase(77);
-  EXPECT_FALSE(running_sync_active(s, here(), probe, 1, policy()).active);
+  EXPECT_FALSE(running_sync_active(s, here(), probe, 1, timings()).active);
 }
 
 TEST(RunningSyncTest, SyncProcessOfAnotherHostOrBootIsNotProbed) {
@@ -280,7 +284,7 @@ TEST(RunningSyncTest, SyncProcessOfAnotherHostOrBootIsNotProbed) {
     State s = frozen_owner_with_sync_process(probe);
     s.running_sync->hostname = other.hostname;
     s.running_sync->boot_id = other.boot_id;
-    EXPECT_TRUE(running_sync_active(s, here(), probe, 600, policy()).active)
+    EXPECT_TRUE(running_sync_active(s, here(), probe, 600, timings()).active)
         << other.hostname << " " << other.boot_id;
   }
 }
@@ -292,8 +296,8 @@ TEST(RunningSyncTest, RecordWithoutTheSyncProcessBlocksUntilTheTimeout) {
   State s = frozen_owner_with_sync_process(probe);
   s.running_sync->sync_pid = 0;
   s.running_sync->sync_start_ticks = 0;
-  EXPECT_TRUE(running_sync_active(s, here(), probe, 600, policy()).active);
-  EXPECT_FALSE(running_sync_active(s, here(), probe, 661, policy()).active);
+  EXPECT_TRUE(running_sync_active(s, here(), probe, 600, timings()).active);
+  EXPECT_FALSE(running_sync_active(s, here(), probe, 661, timings()).active);
 }
 
 // The decision over time, as a secondary that took over from the frozen owner
@@ -306,13 +310,13 @@ TEST(RunningSyncTest, NextSyncIsDueAsSoonAsTheFrozenOwnersSyncProcessEnded) {
   s.running_sync->started = clock.wall();
   s.last_sync_time = clock.wall();
   probe.table[77] = 7700;
-  SyncPolicy p = policy();
+  Timings p = timings();
   p.sync_timeout = 1800;  // a long sync: its process still runs when the next is due
   SyncClock running_clock;
   SyncClock last_clock;
   auto context = [&] {
     SyncContext c = primary_ctx(last_clock.since(s.last_sync_time, clock.wall(), clock.boottime()));
-    c.policy = p;
+    c.timings = p;
     double age = running_clock.since(s.running_sync->started, clock.wall(), clock.boottime());
     c.running = running_sync_active(s, here(), probe, age, p).active;
     return c;

@@ -190,8 +190,8 @@ class SyncEventsRuntimeTest : public testing::RuntimeTest {
   // Nothing automatic: the tests start every sync themselves.
   Config config() {
     Config c = RuntimeTest::config();
-    c.interval = 600;
-    c.sync_cooldown = 300;
+    c.timings.interval = 600;
+    c.timings.sync_cooldown = 300;
     c.auto_sync = false;
     return c;
   }

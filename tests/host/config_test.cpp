@@ -26,23 +26,23 @@ TEST(ParseConfig, ReadsEveryField) {
   EXPECT_EQ(c.state_file, "/tmp/x/sync_coordinator.json");
   EXPECT_EQ(c.log_file, "/tmp/x/coord.log");
   EXPECT_FALSE(c.sync.auto_sync);
-  EXPECT_DOUBLE_EQ(c.sync.interval, 0.5);
-  EXPECT_DOUBLE_EQ(c.sync.startup_delay, 0);
+  EXPECT_DOUBLE_EQ(c.timings.interval, 0.5);
+  EXPECT_DOUBLE_EQ(c.timings.startup_delay, 0);
   EXPECT_EQ(c.sync.command, (std::vector<std::string>{"true", "-a"}));
-  EXPECT_DOUBLE_EQ(c.sync.timeout, 3);
+  EXPECT_DOUBLE_EQ(c.timings.sync_timeout, 3);
   EXPECT_EQ(c.sync.lock_file, "/tmp/x/mbsync.lock");
   EXPECT_FALSE(c.sync.coordination.enabled);
-  EXPECT_DOUBLE_EQ(c.sync.coordination.heartbeat_interval, 0.05);
-  EXPECT_DOUBLE_EQ(c.sync.coordination.takeover_threshold, 0.3);
-  EXPECT_DOUBLE_EQ(c.sync.coordination.sync_cooldown, 0.2);
+  EXPECT_DOUBLE_EQ(c.timings.heartbeat_interval, 0.05);
+  EXPECT_DOUBLE_EQ(c.timings.takeover_threshold, 0.3);
+  EXPECT_DOUBLE_EQ(c.timings.sync_cooldown, 0.2);
 }
 
 TEST(ParseConfig, DefaultsForOmittedOptions) {
   ConfigResult r = parse_config(R"({"instance_id": "nvim_1_2", "nvim_pid": 2})");
   ASSERT_TRUE(r.config) << r.error;
-  EXPECT_DOUBLE_EQ(r.config->sync.interval, 900);
+  EXPECT_DOUBLE_EQ(r.config->timings.interval, 900);
   EXPECT_EQ(r.config->sync.command, (std::vector<std::string>{"mbsync", "-a"}));
-  EXPECT_DOUBLE_EQ(r.config->sync.coordination.takeover_threshold, 60);
+  EXPECT_DOUBLE_EQ(r.config->timings.takeover_threshold, 60);
 }
 
 struct BadCase {

@@ -1,0 +1,268 @@
+#include "coordinator/transitions.h"
+
+#include <algorithm>
+
+namespace himalaya::coordinator {
+
+Now read_clocks(const Clock& clock) {
+  return Now{clock.wall(), clock.monotonic(), clock.boottime()};
+}
+
+bool rebuild_from_view(State& s, const Memory& m, const Self& self, Notes& notes) {
+  if (s.created != 0 || !m.view || m.view->created == 0) {
+    return false;
+  }
+  // Another instance's running sync may have ended since this view was taken.
+  std::optional<SyncRecord> running;
+  if (self.sync && m.view->running_sync && m.view->running_sync->instance_id == self.id()) {
+    running = m.view->running_sync;
+  }
+  s = *m.view;
+  s.running_sync = std::move(running);
+  notes.emplace_back(
+      "the state file was missing or unusable; rebuilt it from this instance's last view");
+  return true;
+}
+
+bool update_own_record(State& s, const Self& self, OwnRecord what, double wall) {
+  auto mine = s.instances.find(self.id());
+  if (what == OwnRecord::remove) {
+    if (mine == s.instances.end()) {
+      return false;
+    }
+    s.instances.erase(mine);
+    return true;
+  }
+  if (what == OwnRecord::if_changed && mine != s.instances.end() &&
+      mine->second.released == self.released) {
+    return false;
+  }
+  s.instances[self.id()] = to_record(self.identity, wall, self.released);
+  return true;
+}
+
+bool settle_running_sync(State& s, Memory& m, const Self& self, const Now& now, Notes& notes) {
+  // This instance's own sync is ended by its end record, with its real
+  // outcome; judged from here it would look over (its process gone) in the
+  // moment between the process's exit and that record.
+  if (!s.running_sync || (self.sync && s.running_sync->instance_id == self.id())) {
+    return false;
+  }
+  const SyncRecord& r = *s.running_sync;
+  const double age = m.running.since(r.started, now.wall, now.boot);
+  RunningVerdict v = running_sync_active(s, self.identity.host, self.probe, age, self.timings);
+  if (v.process_exited) {
+    std::pair<std::string, double> key{r.instance_id, r.started};
+    if (m.exit_seen != key) {
+      m.exit_seen = std::move(key);
+      m.exit_seen_at = now.mono;
+    }
+    if (now.mono - m.exit_seen_at < self.timings.exited_sync_settle_delay()) {
+      return false;
+    }
+  }
+  if (v.active) {
+    return false;
+  }
+  notes.push_back("sync by " + r.instance_id + " considered over: " + v.reason);
+  s.last_result = SyncResult{r.instance_id, r.started, now.wall, v.outcome, v.reason, r.trigger};
+  s.running_sync.reset();
+  return true;
+}
+
+bool keep_schedule(State& s, Memory& m, const Self& self, const Now& now, Notes& notes) {
+  bool changed = false;
+  if (s.last_sync_time <= 0 && m.view && m.view->last_sync_time > 0) {
+    // The file was rebuilt by an instance that had no view of it: keep the
+    // fleet's schedule as this instance last saw it, rather than start a sync
+    // as if there had never been one.
+    s.last_sync_time = m.view->last_sync_time;
+    s.last_sync_instance = m.view->last_sync_instance;
+    changed = true;
+  }
+  if (self.last_started > s.last_sync_time && self.last_started <= now.wall) {
+    // This instance started a sync after the recorded last one: the file was
+    // rebuilt from a view that predates it (or it ran Uncoordinated). The
+    // start is a fact; forgetting it would make the next sync due at once.
+    s.last_sync_time = self.last_started;
+    s.last_sync_instance = self.id();
+    changed = true;
+  }
+  // Only the instance that wrote the stamp re-stamps it. A stamp of another
+  // instance lying in this reader's future may come from a clock unlike ours
+  // (another machine sharing the home): rewritten in our frame, it made that
+  // writer read its own sync as an hour old and sync again at every
+  // heartbeat. Readers are safe without it: SyncClock clamps.
+  if (s.last_sync_instance == self.id() && restamp_last_sync(s, m.last_sync, now.wall, now.boot)) {
+    notes.emplace_back("last sync time was in the future (wall clock went back); re-stamped");
+    changed = true;
+  }
+  return changed;
+}
+
+bool elect_and_apply(State& s, const Memory& m, const Self& self, const Now& now,
+                     Decision& decision) {
+  ElectionContext ctx;
+  ctx.self_id = self.id();
+  ctx.here = self.identity.host;
+  ctx.probe = &self.probe;
+  ctx.seen = &m.seen;
+  ctx.now = now.mono;
+  ctx.timings = self.timings;
+  decision = elect(s, ctx);
+  if (!decision.lease_changed && decision.prune.empty()) {
+    return false;
+  }
+  apply(decision, s, now.wall);
+  return true;
+}
+
+bool renew_lease(State& s, const Self& self, const Decision& decision, double wall) {
+  if (!s.primary || s.primary->instance_id != self.id() || decision.lease_changed) {
+    return false;
+  }
+  s.primary->last_heartbeat = wall;
+  s.primary->pid = self.identity.nvim_pid;
+  s.primary->nvim_version = self.identity.nvim_version;
+  return true;
+}
+
+bool settle(State& s, Memory& m, const Self& self, Step step, const Now& now, Decision& decision,
+            Notes& notes) {
+  bool changed = rebuild_from_view(s, m, self, notes);
+  m.seen.observe(s, now.mono);
+  const OwnRecord own = step == Step::leave       ? OwnRecord::remove
+                        : step == Step::heartbeat ? OwnRecord::refresh
+                                                  : OwnRecord::if_changed;
+  changed |= update_own_record(s, self, own, now.wall);
+  changed |= settle_running_sync(s, m, self, now, notes);
+  changed |= keep_schedule(s, m, self, now, notes);
+  changed |= elect_and_apply(s, m, self, now, decision);
+  if (step == Step::heartbeat) {
+    changed |= renew_lease(s, self, decision, now.wall);
+  }
+  return changed;
+}
+
+Grant grant_sync(State& s, Memory& m, const Self& self, SyncTrigger trigger, const Uptime& uptime,
+                 const Now& now) {
+  if (s.running_sync) {
+    return {false, "a sync is already running (started by " + s.running_sync->instance_id + ")"};
+  }
+  Grant grant{true, "manual sync"};
+  if (trigger == SyncTrigger::automatic) {
+    SyncContext ctx;
+    ctx.is_primary = s.primary && s.primary->instance_id == self.id();
+    if (s.last_sync_time > 0) {
+      ctx.since_last = m.last_sync.since(s.last_sync_time, now.wall, now.boot);
+    }
+    ctx.uptime = uptime.seconds;
+    ctx.startup_pending = uptime.startup_pending;
+    ctx.timings = self.timings;
+    SyncCheck check = check_automatic_sync(ctx);
+    grant = {check.start, check.reason};
+    if (!check.start) {
+      return grant;
+    }
+  }
+  s.running_sync = SyncRecord{self.id(), now.wall, self.identity.host_pid};
+  s.running_sync->trigger = trigger;
+  s.running_sync->hostname = self.identity.host.hostname;
+  s.running_sync->boot_id = self.identity.host.boot_id;
+  s.last_sync_time = now.wall;
+  s.last_sync_instance = self.id();
+  return grant;
+}
+
+bool record_sync_process(State& s, const Self& self, int pid, std::uint64_t start_ticks) {
+  if (!self.sync || !s.running_sync || s.running_sync->instance_id != self.id() ||
+      s.running_sync->started != self.sync->started) {
+    return false;  // not its record any more (settled by another instance)
+  }
+  s.running_sync->sync_pid = pid;
+  s.running_sync->sync_start_ticks = start_ticks;
+  return true;
+}
+
+bool record_sync_end(State& s, const Self& self, const SyncResult& result) {
+  if (s.running_sync && s.running_sync->instance_id == self.id()) {
+    s.running_sync.reset();
+  }
+  if (!s.last_result || s.last_result->started <= result.started) {
+    s.last_result = result;
+  }
+  return true;
+}
+
+Due next_due(Memory& m, const Self& self, bool primary, const Uptime& uptime, const Now& now) {
+  Due due;
+  if (!m.view) {
+    return due;
+  }
+  const State& view = *m.view;
+  if (!primary) {
+    // A secondary never syncs automatically. At each fleet due time it notes
+    // that decision, so every instance's log tells what it decided.
+    if (view.last_sync_time > 0) {
+      const double since = m.last_sync.peek(view.last_sync_time, now.wall, now.boot);
+      if (since < self.timings.interval) {
+        due.wait = self.timings.interval - since;
+      } else {
+        due.reason =
+            "skipped as secondary: " + (view.primary ? view.primary->instance_id + " is primary"
+                                                     : std::string("waiting for a primary"));
+      }
+    }
+    return due;
+  }
+  SyncContext ctx;
+  ctx.is_primary = true;
+  const double running_age =
+      view.running_sync ? m.running.peek(view.running_sync->started, now.wall, now.boot) : 0;
+  ctx.running =
+      running_sync_active(view, self.identity.host, self.probe, running_age, self.timings).active;
+  if (view.last_sync_time > 0) {
+    ctx.since_last = m.last_sync.since(view.last_sync_time, now.wall, now.boot);
+  }
+  ctx.uptime = uptime.seconds;
+  ctx.startup_pending = uptime.startup_pending;
+  ctx.timings = self.timings;
+  SyncCheck check = check_automatic_sync(ctx);
+  due.now = check.start;
+  due.wait =
+      check.block == SyncBlock::cooldown || check.block == SyncBlock::not_due ? check.wait : -1;
+  due.reason = check.reason;
+  due.startup_decided = check.startup_decided;
+  return due;
+}
+
+Due next_due_alone(const Memory& m, const Self& self, std::optional<double> last_boot,
+                   const Uptime& uptime, const Now& now) {
+  const Timings& t = self.timings;
+  double wait = last_boot ? t.interval - (now.boot - *last_boot) : t.startup_delay - uptime.seconds;
+  // An instance that goes Uncoordinated before it ever synced must not sync
+  // at once and break the fleet's cooldown.
+  if (!last_boot && m.view && m.view->last_sync_time > 0) {
+    const double since = m.last_sync.peek(m.view->last_sync_time, now.wall, now.boot);
+    wait = std::max(wait, std::max(t.interval, t.sync_cooldown) - since);
+  }
+  Due due;
+  due.now = wait <= 0;
+  due.wait = std::max(0.0, wait);
+  due.reason = "uncoordinated sync";
+  return due;
+}
+
+int primary_pid_here(const State& s, const HostFacts& here) {
+  if (!s.primary) {
+    return 0;
+  }
+  auto it = s.instances.find(s.primary->instance_id);
+  if (it == s.instances.end() || it->second.hostname != here.hostname ||
+      it->second.boot_id != here.boot_id || it->second.host_pid <= 0) {
+    return 0;
+  }
+  return it->second.host_pid;
+}
+
+}  // namespace himalaya::coordinator
