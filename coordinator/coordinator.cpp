@@ -339,7 +339,11 @@ class Coordinator::Impl {
     if (!coordinated()) {
       return next_due_alone(memory_, self(), own_last_boot_, uptime(), now);
     }
-    return next_due(memory_, self(), role_ == Role::primary, uptime(), now);
+    if (!memory_.view) {
+      return Due{};
+    }
+    return next_due(memory_, self(), may_sync_automatically(*memory_.view, identity_.instance_id),
+                    uptime(), now);
   }
 
   void arm_due() {

@@ -144,6 +144,18 @@ bool settle(State& s, Memory& m, const Self& self, Step step, const Now& now, De
   return changed;
 }
 
+bool may_sync_automatically(const State& s, const std::string& instance_id) {
+#ifdef HIMALAYA_DELIBERATELY_BROKEN_FOR_TESTS
+  // The defect tests/sim plants to show that the simulator catches a broken
+  // transition: every instance may sync, secondaries included.
+  (void)s;
+  (void)instance_id;
+  return true;
+#else
+  return s.primary && s.primary->instance_id == instance_id;
+#endif
+}
+
 Grant grant_sync(State& s, Memory& m, const Self& self, SyncTrigger trigger, const Uptime& uptime,
                  const Now& now) {
   if (s.running_sync) {
@@ -152,7 +164,7 @@ Grant grant_sync(State& s, Memory& m, const Self& self, SyncTrigger trigger, con
   Grant grant{true, "manual sync"};
   if (trigger == SyncTrigger::automatic) {
     SyncContext ctx;
-    ctx.is_primary = s.primary && s.primary->instance_id == self.id();
+    ctx.is_primary = may_sync_automatically(s, self.id());
     if (s.last_sync_time > 0) {
       ctx.since_last = m.last_sync.since(s.last_sync_time, now.wall, now.boot);
     }

@@ -126,6 +126,9 @@ struct Grant {
   std::string reason;  // why not, or what kind of sync it is
 };
 
+// Whether this instance may run automatic syncs: it holds the lease (SPEC §5).
+bool may_sync_automatically(const State& s, const std::string& instance_id);
+
 // Checks the rules for a sync (automatic: primary, schedule, cooldown; manual:
 // none but that no sync runs) and, if they allow it, records its start.
 Grant grant_sync(State& s, Memory& m, const Self& self, SyncTrigger trigger, const Uptime& uptime,
