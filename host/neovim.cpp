@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "host/msgpack_json.h"
+#include "host/protocol.h"
 #include "host/version.h"
 #include "rpc/session.h"
 
