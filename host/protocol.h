@@ -48,8 +48,7 @@ struct ProtocolName {
 };
 
 // Every name above, for the test that keeps this header and protocol.lua
-// equal. A name added to a namespace must be added here too, or the test
-// cannot see it.
+// equal. The test also fails on a constant above that is missing here.
 inline constexpr ProtocolName protocol_names[] = {
     {"method", "status", method::status},
     {"method", "ping", method::ping},

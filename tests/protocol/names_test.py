@@ -4,7 +4,8 @@
 Usage: names_test.py PRINT_NAMES
 
 Each side is read the way its own code reads it:
-  host/protocol.h                  through PRINT_NAMES, a program compiled against it
+  host/protocol.h                  through PRINT_NAMES, a program compiled against it (and
+                                   its text, for constants missing from its protocol_names)
   lua/himalaya_coord/protocol.lua  through Neovim, with require('himalaya_coord.protocol')
   tests/lua/fake_host.py           by importing it (it parses protocol.lua itself)
 and every (table, key) must have the same name in all three. NVIM selects the Neovim binary
@@ -12,6 +13,7 @@ and every (table, key) must have the same name in all three. NVIM selects the Ne
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -47,7 +49,23 @@ def parse_lines(text, source):
 
 def cpp_names(program):
     output = subprocess.run([program], check=True, capture_output=True, text=True).stdout
-    return parse_lines(output, 'host/protocol.h')
+    names = parse_lines(output, 'host/protocol.h')
+    # protocol_names is written by hand next to the constants: a constant left out of it would
+    # escape the comparison, so the constants themselves are listed from the header's text.
+    declared = set()
+    namespace = None
+    with open(os.path.join(ROOT, 'host', 'protocol.h')) as f:
+        for line in f:
+            opening = re.match(r'namespace (\w+) \{', line)
+            constant = re.match(r'inline constexpr const char\* (\w+) =', line)
+            if opening:
+                namespace = opening.group(1)
+            elif constant:
+                declared.add((namespace, constant.group(1)))
+    unlisted = sorted('%s::%s' % key for key in declared - names.keys())
+    if unlisted:
+        raise SystemExit('host/protocol.h: not in protocol_names: ' + ', '.join(unlisted))
+    return names
 
 
 def lua_names(nvim):
