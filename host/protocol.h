@@ -1,6 +1,6 @@
 // The names the host shares with the Lua side: the RPC methods it answers, the
-// functions of require('himalaya_coord') it calls, and the `User` autocmds it
-// fires (SPEC §4, §9).
+// functions of require('himalaya_coord') it calls, the `User` autocmds it fires
+// and the commands it registers (SPEC §4, §9).
 //
 // The one list is lua/himalaya_coord/protocol.lua; this header spells the same
 // names for C++, with the same tables and keys. tests/protocol/names_test.py
@@ -39,6 +39,13 @@ inline constexpr const char* sync_done = "HimalayaSyncDone";
 inline constexpr const char* role_changed = "HimalayaRoleChanged";
 }  // namespace event
 
+// The commands the host registers; the Lua side's wait_ready() waits for
+// user_command::status.
+namespace user_command {
+inline constexpr const char* status = "HimalayaSyncStatus";  // open_status()
+inline constexpr const char* sync_now = "HimalayaSyncNow";   // sync_now()
+}  // namespace user_command
+
 // One name of the namespaces above: protocol.lua's table, its key there, and
 // the name itself.
 struct ProtocolName {
@@ -66,6 +73,8 @@ inline constexpr ProtocolName protocol_names[] = {
     {"event", "sync_started", event::sync_started},
     {"event", "sync_done", event::sync_done},
     {"event", "role_changed", event::role_changed},
+    {"user_command", "status", user_command::status},
+    {"user_command", "sync_now", user_command::sync_now},
 };
 
 }  // namespace himalaya::host

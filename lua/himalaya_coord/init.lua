@@ -285,7 +285,8 @@ function M.wait_ready(timeout_ms)
     return false
   end
   local ready = vim.wait(timeout_ms or DEFAULT_TIMEOUT_MS, function()
-    return state.job ~= nil and state.ready and vim.fn.exists(':HimalayaSyncStatus') == 2
+    local command = ':' .. protocol.user_command.status
+    return state.job ~= nil and state.ready and vim.fn.exists(command) == 2
   end, 5)
   return ready == true
 end

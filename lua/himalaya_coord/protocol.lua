@@ -1,5 +1,6 @@
 -- The names the host and the Lua side share: the RPC methods the host answers, the functions of
--- require('himalaya_coord') it calls, and the User autocmds it fires (SPEC §4, §9).
+-- require('himalaya_coord') it calls, the User autocmds it fires, and the commands it registers
+-- (SPEC §4, §9).
 --
 -- This is the one list. host/protocol.h spells the same names for C++, tests/lua/fake_host.py
 -- reads this file, and tests/protocol/names_test.py fails if the three differ. Keep its shape:
@@ -30,5 +31,10 @@ return {
     sync_started = 'HimalayaSyncStarted',
     sync_done = 'HimalayaSyncDone',
     role_changed = 'HimalayaRoleChanged',
+  },
+  -- The commands the host registers; wait_ready() waits for user_command.status.
+  user_command = {
+    status = 'HimalayaSyncStatus', -- runs require('himalaya_coord').open_status()
+    sync_now = 'HimalayaSyncNow', -- runs require('himalaya_coord').sync_now()
   },
 }

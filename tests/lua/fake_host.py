@@ -223,8 +223,8 @@ def main():
     cfg = json.loads(config_text)
     host = Host()
     channel = host.request('nvim_get_api_info')[0]
-    for name, fn in (('HimalayaSyncStatus', 'open_status'), ('HimalayaSyncNow', 'sync_now')):
-        host.request('nvim_create_user_command', name,
+    for command, fn in (('status', 'open_status'), ('sync_now', 'sync_now')):
+        host.request('nvim_create_user_command', PROTOCOL['user_command'][command],
                      "lua require('himalaya_coord').%s()" % fn, {'force': True})
     host.lua(lua_call('host_ready', returns=True), channel, 'fake-0.0.1')
     host.lua(lua_call('sync_state'), {'role': 'Primary Coordinator', 'syncing': False})
