@@ -47,10 +47,11 @@ for _ = 1, $runs do
   ready[#ready + 1] = (vim.loop.hrtime() - t0) / 1e6
 end
 local chan = hc.host_job()
+local echo = require('himalaya_coord.protocol').method.echo
 local trips = {}
 for _ = 1, 2000 do
   local t0 = vim.loop.hrtime()
-  vim.rpcrequest(chan, 'echo', 1)
+  vim.rpcrequest(chan, echo, 1)
   trips[#trips + 1] = (vim.loop.hrtime() - t0) / 1e6
 end
 local rss = 0

@@ -12,6 +12,7 @@
 #include "coordinator/coordinator.h"
 #include "host/events.h"
 #include "host/neovim.h"
+#include "host/protocol.h"
 #include "host/sync_runner.h"
 #include "rpc/session.h"
 #include "rpc/transport.h"

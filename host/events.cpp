@@ -1,6 +1,6 @@
 #include "host/events.h"
 
-#include "host/neovim.h"
+#include "host/protocol.h"
 
 namespace himalaya::host {
 

@@ -17,7 +17,7 @@ namespace himalaya::host {
 // "Primary Coordinator", "Secondary" or "Uncoordinated" (SPEC §4).
 const char* role_label(coordinator::Role role);
 
-// event::sync_started or event::sync_done (neovim.h).
+// event::sync_started or event::sync_done (protocol.h).
 const char* event_name(const coordinator::SyncEvent& event);
 
 // {instance_id, trigger, started} and, when done, {outcome, duration, message}.

@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "host/msgpack_json.h"
+#include "host/protocol.h"
 #include "host/version.h"
 #include "rpc/session.h"
 
@@ -82,8 +83,8 @@ void Neovim::register_definitions(std::function<void(const rpc::Error*)> done) {
       {"FocusGained", method::focus_gained},
   };
   const std::map<std::string, std::string> commands{
-      {"HimalayaSyncStatus", "lua require('himalaya_coord').open_status()"},
-      {"HimalayaSyncNow", "lua require('himalaya_coord').sync_now()"},
+      {user_command::status, "lua require('himalaya_coord').open_status()"},
+      {user_command::sync_now, "lua require('himalaya_coord').sync_now()"},
   };
   // set_client_info + augroup + autocmds + commands + _host_ready.
   const int requests = 3 + static_cast<int>(autocmds.size() + commands.size());

@@ -23,35 +23,6 @@ class Session;
 
 namespace himalaya::host {
 
-// Notifications the host's autocmds and Lua functions send to it.
-namespace method {
-inline constexpr const char* status = "status";  // [token]
-inline constexpr const char* ping = "ping";      // [token]
-inline constexpr const char* echo = "echo";      // request: returns its params
-inline constexpr const char* sync_now = "sync_now";
-inline constexpr const char* vim_leave_pre = "vim_leave_pre";
-inline constexpr const char* vim_suspend = "vim_suspend";
-inline constexpr const char* vim_resume = "vim_resume";
-inline constexpr const char* focus_gained = "focus_gained";
-}  // namespace method
-
-// The Lua functions the host calls with nvim_exec_lua, in
-// require('himalaya_coord') (lua/himalaya_coord/init.lua).
-namespace lua_fn {
-inline constexpr const char* host_ready = "_host_ready";  // (channel, version)
-inline constexpr const char* deliver = "_deliver";        // (token, value)
-inline constexpr const char* notify = "_notify";          // (message, level name)
-inline constexpr const char* event = "_event";            // (event name, data)
-inline constexpr const char* sync_state = "_sync_state";  // (state): statusline()'s cache
-}  // namespace lua_fn
-
-// The `User` autocmds of SPEC §9, fired through lua_fn::event.
-namespace event {
-inline constexpr const char* sync_started = "HimalayaSyncStarted";
-inline constexpr const char* sync_done = "HimalayaSyncDone";
-inline constexpr const char* role_changed = "HimalayaRoleChanged";
-}  // namespace event
-
 enum class Level { debug, info, warn, error };
 
 class Neovim {
@@ -70,7 +41,7 @@ class Neovim {
   // Shows a message through vim.notify via require('himalaya_coord')._notify.
   void notify_user(const std::string& message, Level level);
 
-  // Fires `User <name>` with `data` in Neovim (lua_fn::event), and feeds
+  // Fires `User <name>` with `data` in Neovim (lua_fn::event, protocol.h), and feeds
   // statusline()'s cache (lua_fn::sync_state). Neither waits for Neovim.
   void fire_event(const char* name, const nlohmann::json& data);
   void send_sync_state(const nlohmann::json& state);

@@ -6,16 +6,12 @@
 -- _sync_state(state) once when it starts. statusline() reads only what they left here: no RPC,
 -- no file access.
 
+local names = require('himalaya_coord.protocol').event
+
 local M = {}
 
-M.names = {
-  sync_started = 'HimalayaSyncStarted',
-  sync_done = 'HimalayaSyncDone',
-  role_changed = 'HimalayaRoleChanged',
-}
-
 local known = {}
-for _, name in pairs(M.names) do
+for _, name in pairs(names) do
   known[name] = true
 end
 
@@ -44,12 +40,12 @@ end
 
 local function remember(name, data)
   last[name] = data
-  if name == M.names.role_changed then
+  if name == names.role_changed then
     role = data.role
   elseif type(data.started) == 'number' then
     last_started = data.started
-    syncing = name == M.names.sync_started
-    if name == M.names.sync_done then
+    syncing = name == names.sync_started
+    if name == names.sync_done then
       failed = data.outcome ~= 'ok'
     end
   end

@@ -6,6 +6,7 @@
 local M = {}
 
 local uv = vim.uv or vim.loop
+local lua_fn = require('himalaya_coord.protocol').lua_fn
 
 -- The reporting functions moved between versions: require('health').report_* on 0.7,
 -- vim.health.report_* on 0.8-0.9, vim.health.start/ok/... from 0.10 (report_* removed in 0.11).
@@ -214,7 +215,7 @@ local function check_process(state)
     )
   )
   if not state.ready then
-    warn('the host has not registered its commands yet (no _host_ready call)', {
+    warn('the host has not registered its commands yet (no ' .. lua_fn.host_ready .. ' call)', {
       'If this persists, the host is stuck starting: see its log file.',
     })
   end

@@ -2,12 +2,16 @@
 --
 -- The host (a C++ process started with jobstart(..., {rpc = true})) holds all the logic. It
 -- registers :HimalayaSyncStatus, :HimalayaSyncNow and the augroup `himalaya_coord` itself, then
--- calls _host_ready(). Lua never uses rpcrequest, which would block Neovim on a hung host with
--- no time limit: it sends a notification carrying a token and waits, bounded, for the host to
--- call _deliver(token, value). See SPEC §4 and §8.
+-- calls _host_ready(). Requests to it wait a bounded time (channel.lua). The names both sides
+-- use are those of protocol.lua. See SPEC §4 and §8.
 
+local channel = require('himalaya_coord.channel')
 local config = require('himalaya_coord.config')
 local events = require('himalaya_coord.events')
+local protocol = require('himalaya_coord.protocol')
+local status_window = require('himalaya_coord.status_window')
+local method = protocol.method
+local lua_fn = protocol.lua_fn
 
 local M = {}
 
@@ -43,9 +47,6 @@ local state = {
   exiting = false,
   stderr = {}, -- the last lines the current host wrote to stderr
   stderr_partial = '',
-  next_token = 0,
-  pending = {}, -- token -> true while a caller waits for it
-  replies = {}, -- token -> value delivered by the host
 }
 
 local function notify(message, level)
@@ -284,46 +285,30 @@ function M.wait_ready(timeout_ms)
     return false
   end
   local ready = vim.wait(timeout_ms or DEFAULT_TIMEOUT_MS, function()
-    return state.job ~= nil and state.ready and vim.fn.exists(':HimalayaSyncStatus') == 2
+    local command = ':' .. protocol.user_command.status
+    return state.job ~= nil and state.ready and vim.fn.exists(command) == 2
   end, 5)
   return ready == true
 end
 
--- Sends `method` with a fresh token and waits at most `timeout_ms` for _deliver(token, value).
--- Returns the value (vim.NIL for a nil value), or nil and a message.
-local function request(method, timeout_ms)
-  timeout_ms = timeout_ms or DEFAULT_TIMEOUT_MS
+-- Sends `name` (a protocol.method) to the current host and waits at most `timeout_ms` for its
+-- answer. Returns the value (vim.NIL for a nil value), or nil and a message.
+local function request(name, timeout_ms)
   local job = state.job
   if not job then
     return nil, state.last_error or 'host not running'
   end
-  state.next_token = state.next_token + 1
-  local token = state.next_token
-  state.pending[token] = true
-  local sent, err = pcall(vim.rpcnotify, job, method, token)
-  if not sent then
-    state.pending[token] = nil
-    return nil, 'host not reachable: ' .. tostring(err)
-  end
-  vim.wait(timeout_ms, function()
-    return state.replies[token] ~= nil or state.job ~= job
-  end, 2)
-  local reply = state.replies[token]
-  state.pending[token] = nil
-  state.replies[token] = nil
-  if reply ~= nil then
-    return reply
-  end
-  if state.job ~= job then
-    return nil, state.last_error or 'host exited'
-  end
-  return nil, string.format('host did not answer within %d ms', timeout_ms)
+  return channel.request(job, name, timeout_ms or DEFAULT_TIMEOUT_MS, function()
+    if state.job ~= job then
+      return state.last_error or 'host exited'
+    end
+  end)
 end
 
 -- The host's status as a table: { lines = {...}, instance = {...}, primary = {...} or nil,
 -- last_sync = {...} or nil, cooldown_remaining = N, ... }; or nil and a message.
 function M.status(timeout_ms)
-  local value, err = request('status', timeout_ms)
+  local value, err = request(method.status, timeout_ms)
   if value == nil then
     return nil, err
   end
@@ -360,35 +345,7 @@ end
 
 -- Opens the status report in a centered scratch float; `q` closes it. Returns buf, win.
 function M.open_status()
-  local lines = M.status_lines()
-  local width = 0
-  for _, line in ipairs(lines) do
-    width = math.max(width, vim.fn.strdisplaywidth(line))
-  end
-  width = math.max(math.min(width + 1, vim.o.columns - 4), 1)
-  local height = math.max(math.min(#lines, vim.o.lines - 4), 1)
-  local buf = vim.api.nvim_create_buf(false, true)
-  vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
-  vim.bo[buf].buftype = 'nofile'
-  vim.bo[buf].bufhidden = 'wipe'
-  vim.bo[buf].swapfile = false
-  vim.bo[buf].modifiable = false
-  local win = vim.api.nvim_open_win(buf, true, {
-    relative = 'editor',
-    width = width,
-    height = height,
-    row = math.max(math.floor((vim.o.lines - height) / 2) - 1, 0),
-    col = math.max(math.floor((vim.o.columns - width) / 2), 0),
-    style = 'minimal',
-    border = 'single',
-  })
-  vim.bo[buf].filetype = 'markdown'
-  vim.api.nvim_buf_set_keymap(buf, 'n', 'q', '<Cmd>close<CR>', {
-    noremap = true,
-    nowait = true,
-    silent = true,
-  })
-  return buf, win
+  return status_window.open(M.status_lines())
 end
 
 -- Asks the host to sync now (SPEC §4); the host reports the outcome through _notify().
@@ -398,7 +355,7 @@ function M.sync_now()
     notify('cannot sync: ' .. (state.last_error or 'host not running'), levels.WARN)
     return false
   end
-  local sent, err = pcall(vim.rpcnotify, job, 'sync_now')
+  local sent, err = pcall(vim.rpcnotify, job, method.sync_now)
   if not sent then
     notify('cannot sync: host not reachable: ' .. tostring(err), levels.WARN)
     return false
@@ -467,9 +424,11 @@ function M._stop()
   end
 end
 
--- Called by the host (nvim_exec_lua) once its commands and autocmds exist.
-function M._host_ready(channel, host_version)
-  if state.job == nil or tonumber(channel) ~= state.job then
+-- The functions the host calls with nvim_exec_lua (protocol.lua_fn):
+
+-- _host_ready(channel, version): the host's commands and autocmds exist.
+M[lua_fn.host_ready] = function(channel_id, host_version)
+  if state.job == nil or tonumber(channel_id) ~= state.job then
     return false
   end
   state.ready = true
@@ -477,20 +436,12 @@ function M._host_ready(channel, host_version)
   return true
 end
 
--- Called by the host (nvim_exec_lua) with the answer to a request sent by request().
-function M._deliver(token, value)
-  token = tonumber(token)
-  if token and state.pending[token] then
-    if value == nil then
-      value = vim.NIL
-    end
-    state.replies[token] = value
-  end
-end
+-- _deliver(token, value): the answer to a request().
+M[lua_fn.deliver] = channel.deliver
 
--- Called by the host (nvim_exec_lua) to show a message; level is 'DEBUG'|'INFO'|'WARN'|'ERROR'.
+-- _notify(message, level): a message to show; level is 'DEBUG'|'INFO'|'WARN'|'ERROR'.
 -- Scheduled so that a hit-enter prompt never holds up the host's request.
-function M._notify(message, level)
+M[lua_fn.notify] = function(message, level)
   local number = type(level) == 'number' and level or levels[tostring(level)] or levels.INFO
   message = tostring(message)
   vim.schedule(function()
@@ -498,14 +449,14 @@ function M._notify(message, level)
   end)
 end
 
--- Called by the host (nvim_exec_lua): an event to fire, and statusline()'s starting facts.
-M._event = events._event
-M._sync_state = events._sync_state
+-- _event(name, data) and _sync_state(state): an event to fire, and statusline()'s starting facts.
+M[lua_fn.event] = events._event
+M[lua_fn.sync_state] = events._sync_state
 
 -- Round trip to the host in milliseconds, or nil and a message. For :checkhealth.
 function M._ping(timeout_ms)
   local started = uv.hrtime()
-  local value, err = request('ping', timeout_ms)
+  local value, err = request(method.ping, timeout_ms)
   if value == nil then
     return nil, err
   end

@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "host/neovim.h"
+#include "host/protocol.h"
 
 namespace himalaya::host {
 namespace {

@@ -14,15 +14,61 @@ FAKE_HOST_RECORD, if set, is a file to which each start appends its --config JSO
 
 import json
 import os
+import re
 import struct
 import sys
 import time
 
-# The names of host/neovim.h (lua_fn::, event::), as the real host spells them.
-SYNC_STATE = "require('himalaya_coord')._sync_state(...)"
-EVENT = "require('himalaya_coord')._event(...)"
-SYNC_STARTED = 'HimalayaSyncStarted'
-SYNC_DONE = 'HimalayaSyncDone'
+PROTOCOL_LUA = os.path.join(os.path.dirname(os.path.realpath(__file__)),
+                            '..', '..', 'lua', 'himalaya_coord', 'protocol.lua')
+
+
+def read_protocol(path=PROTOCOL_LUA):
+    """The tables of lua/himalaya_coord/protocol.lua as {table: {key: name}}.
+
+    The file keeps a fixed shape (one `key = 'name',` per line), and any line of another shape
+    raises ValueError rather than being skipped: a name this reader missed would let the fake
+    host drift from the real one unseen. tests/protocol/names_test.py compares the result with
+    what Neovim itself reads from the file.
+    """
+    tables = None  # set by `return {`
+    current = None  # the table whose entries follow
+    ended = False
+    with open(path, encoding='utf-8') as f:
+        for number, line in enumerate(f, 1):
+            text = line.strip()
+            if not text or text.startswith('--'):
+                continue
+            entry = re.fullmatch(r"(\w+) = '([^'\\]*)',(?: --.*)?", text)
+            opening = re.fullmatch(r'(\w+) = \{(?: --.*)?', text)
+            if tables is None and text == 'return {':
+                tables = {}
+            elif tables is not None and not ended and current is None and opening:
+                current = tables.setdefault(opening.group(1), {})
+            elif current is not None and entry:
+                current[entry.group(1)] = entry.group(2)
+            elif current is not None and text == '},':
+                current = None
+            elif tables is not None and not ended and current is None and text == '}':
+                ended = True
+            else:
+                raise ValueError('%s:%d: not a line of the expected shape: %s'
+                                 % (path, number, text))
+    if not ended:
+        raise ValueError('%s: no complete `return { ... }`' % path)
+    return tables
+
+
+# The names the real host uses (host/protocol.h), from the one list both sides share.
+PROTOCOL = read_protocol()
+METHOD = PROTOCOL['method']
+EVENT = PROTOCOL['event']
+
+
+def lua_call(function, returns=False):
+    """The code for nvim_exec_lua that calls a lua_fn, as host/neovim.cpp builds it."""
+    return "%srequire('himalaya_coord').%s(...)" % ('return ' if returns else '',
+                                                   PROTOCOL['lua_fn'][function])
 
 
 def pack(obj):
@@ -177,16 +223,16 @@ def main():
     cfg = json.loads(config_text)
     host = Host()
     channel = host.request('nvim_get_api_info')[0]
-    for name, fn in (('HimalayaSyncStatus', 'open_status'), ('HimalayaSyncNow', 'sync_now')):
-        host.request('nvim_create_user_command', name,
+    for command, fn in (('status', 'open_status'), ('sync_now', 'sync_now')):
+        host.request('nvim_create_user_command', PROTOCOL['user_command'][command],
                      "lua require('himalaya_coord').%s()" % fn, {'force': True})
-    host.lua("return require('himalaya_coord')._host_ready(...)", channel, 'fake-0.0.1')
-    host.lua(SYNC_STATE, {'role': 'Primary Coordinator', 'syncing': False})
+    host.lua(lua_call('host_ready', returns=True), channel, 'fake-0.0.1')
+    host.lua(lua_call('sync_state'), {'role': 'Primary Coordinator', 'syncing': False})
     while True:
         _, method, params = host.next_notification()
         if mode == 'hang':
             continue
-        if method == 'status':
+        if method == METHOD['status']:
             value = {
                 'lines': [
                     '# Himalaya Sync Coordination Status',
@@ -203,16 +249,16 @@ def main():
                 'last_sync': None,
                 'cooldown_remaining': 0,
             }
-            host.lua("require('himalaya_coord')._deliver(...)", params[0], value)
-        elif method == 'ping':
-            host.lua("require('himalaya_coord')._deliver(...)", params[0], 'pong')
-        elif method == 'sync_now':
-            host.lua("require('himalaya_coord')._notify(...)", 'sync started', 'INFO')
+            host.lua(lua_call('deliver'), params[0], value)
+        elif method == METHOD['ping']:
+            host.lua(lua_call('deliver'), params[0], 'pong')
+        elif method == METHOD['sync_now']:
+            host.lua(lua_call('notify'), 'sync started', 'INFO')
             started = {'instance_id': cfg['instance_id'], 'trigger': 'manual',
                        'started': time.time()}
-            host.lua(EVENT, SYNC_STARTED, started)
+            host.lua(lua_call('event'), EVENT['sync_started'], started)
             done = dict(started, outcome='ok', duration=0.0, message='')
-            host.lua(EVENT, SYNC_DONE, done)
+            host.lua(lua_call('event'), EVENT['sync_done'], done)
 
 
 if __name__ == '__main__':
