@@ -8,6 +8,7 @@
 
 local config = require('himalaya_coord.config')
 local events = require('himalaya_coord.events')
+local report = require('himalaya_coord.report')
 
 local M = {}
 
@@ -352,7 +353,7 @@ function M.status_lines(timeout_ms)
   end
   err = err or 'status reply without lines'
   return {
-    '# Himalaya Sync Coordination Status',
+    report.TITLE,
     '',
     '  Host: ' .. (err:gsub('\n', ' ')),
   }
