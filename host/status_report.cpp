@@ -1,5 +1,6 @@
 #include "host/status_report.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "host/events.h"
@@ -20,10 +21,13 @@ const char* instance_role(const Status::Instance& instance) {
   return instance.released ? "suspended" : "secondary";
 }
 
+// The one age the Status holds as a stamp rather than an age.
 double last_result_age(const coordinator::SyncResult& result, double now) {
   return now - result.ended;
 }
 
+// The report's title and its first section: all of it before the coordinator
+// has started.
 std::vector<std::string> current_instance(const std::string& instance_id, const char* role,
                                           int nvim_pid) {
   return {
