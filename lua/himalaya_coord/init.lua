@@ -8,7 +8,6 @@
 
 local config = require('himalaya_coord.config')
 local events = require('himalaya_coord.events')
-local report = require('himalaya_coord.report')
 
 local M = {}
 
@@ -353,7 +352,7 @@ function M.status_lines(timeout_ms)
   end
   err = err or 'status reply without lines'
   return {
-    report.TITLE,
+    require('himalaya_coord.report').TITLE,
     '',
     '  Host: ' .. (err:gsub('\n', ' ')),
   }
