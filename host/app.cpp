@@ -13,6 +13,7 @@
 #include "host/events.h"
 #include "host/neovim.h"
 #include "host/protocol.h"
+#include "host/status_report.h"
 #include "host/sync_runner.h"
 #include "rpc/session.h"
 #include "rpc/transport.h"
@@ -268,80 +269,12 @@ void App::tell(Level level, const std::string& message) {
   }
 }
 
-StatusFacts App::status_facts() const {
-  StatusFacts facts;
-  facts.instance_id = config_.instance_id;
-  facts.nvim_pid = config_.nvim_pid;
-  if (!coordinator_) {
-    facts.role = role_label(Role::uncoordinated);
-    return facts;
-  }
-  coordinator::Status st = coordinator_->status();
-  facts.role = role_label(st.role);
-  CoordinationFacts c;
-  if (st.primary) {
-    c.primary = PrimaryFacts{st.primary->instance_id, st.primary->pid, st.primary->heartbeat_age,
-                             st.primary->active};
-  }
-  if (st.last_sync) {
-    c.last_sync = LastSyncFacts{st.last_sync->age, st.last_sync->instance_id};
-  }
-  c.cooldown_remaining = st.cooldown_remaining;
-  if (st.running_sync) {
-    c.running_sync = st.running_sync->instance_id;
-  }
-  for (const auto& i : st.instances) {
-    c.instances.push_back(InstanceFacts{i.instance_id,
-                                        i.primary    ? "primary"
-                                        : i.released ? "suspended"
-                                                     : "secondary",
-                                        i.hostname, i.nvim_pid, i.heartbeat_age});
-  }
-  if (st.last_result) {
-    c.last_result =
-        LastResultFacts{to_string(st.last_result->outcome), clock_->wall() - st.last_result->ended,
-                        st.last_result->instance_id, st.last_result->message};
-  }
-  facts.coordination = std::move(c);
-  return facts;
-}
-
 nlohmann::json App::status_value() const {
-  StatusFacts facts = status_facts();
-  nlohmann::json value;
-  value["instance"] = {{"id", facts.instance_id}, {"role", facts.role}, {"pid", facts.nvim_pid}};
-  if (facts.coordination) {
-    const CoordinationFacts& c = *facts.coordination;
-    if (c.primary) {
-      value["primary"] = {{"instance_id", c.primary->instance_id},
-                          {"pid", c.primary->pid},
-                          {"heartbeat_age", c.primary->heartbeat_age},
-                          {"active", c.primary->active}};
-    }
-    if (c.last_sync) {
-      value["last_sync"] = {{"instance_id", c.last_sync->instance_id}, {"age", c.last_sync->age}};
-    }
-    value["cooldown_remaining"] = c.cooldown_remaining;
-    if (c.running_sync) {
-      value["running_sync"] = *c.running_sync;
-    }
-    if (c.last_result) {
-      value["last_result"] = {{"outcome", c.last_result->outcome},
-                              {"age", c.last_result->age},
-                              {"instance_id", c.last_result->instance_id},
-                              {"message", c.last_result->message}};
-    }
-    value["instances"] = nlohmann::json::array();
-    for (const InstanceFacts& i : c.instances) {
-      value["instances"].push_back({{"instance_id", i.instance_id},
-                                    {"role", i.role},
-                                    {"hostname", i.hostname},
-                                    {"pid", i.pid},
-                                    {"heartbeat_age", i.heartbeat_age}});
-    }
+  if (!coordinator_) {
+    return status_json_before_start(config_.instance_id, config_.nvim_pid);
   }
-  value["lines"] = render_status(facts);
-  return value;
+  coordinator::Status status = coordinator_->status();
+  return status_json(status, clock_->wall());
 }
 
 void App::shutdown(const std::string& why) {

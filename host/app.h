@@ -18,7 +18,6 @@
 #include <string>
 
 #include "host/config.h"
-#include "host/status_report.h"
 
 namespace spdlog {
 class logger;
@@ -62,8 +61,7 @@ class App {
   void tell(Level level, const std::string& message);  // log, and show it in debug mode
   void shutdown(const std::string& why);
   void finish_shutdown();
-  StatusFacts status_facts() const;
-  nlohmann::json status_value() const;
+  nlohmann::json status_value() const;  // SPEC §4: the reply to status()
 
   boost::asio::io_context& io_;
   HostConfig config_;

@@ -1,12 +1,47 @@
 #include "host/status_report.h"
 
+#include <algorithm>
 #include <cmath>
+
+#include "host/events.h"
 
 namespace himalaya::host {
 namespace {
 
+using coordinator::Status;
+
 std::string count(long long n, const char* unit) {
   return std::to_string(n) + " " + unit + (n == 1 ? "" : "s");
+}
+
+const char* instance_role(const Status::Instance& instance) {
+  if (instance.primary) {
+    return "primary";
+  }
+  return instance.released ? "suspended" : "secondary";
+}
+
+// The one age the Status holds as a stamp rather than an age.
+double last_result_age(const coordinator::SyncResult& result, double now) {
+  return now - result.ended;
+}
+
+// The report's title and its first section: all of it before the coordinator
+// has started.
+std::vector<std::string> current_instance(const std::string& instance_id, const char* role,
+                                          int nvim_pid) {
+  return {
+      "# Himalaya Sync Coordination Status",
+      "",
+      "## Current Instance",
+      "  Instance ID: " + instance_id,
+      std::string("  Role: ") + role,
+      "  PID: " + std::to_string(nvim_pid),
+  };
+}
+
+nlohmann::json instance_value(const std::string& instance_id, const char* role, int nvim_pid) {
+  return {{"id", instance_id}, {"role", role}, {"pid", nvim_pid}};
 }
 
 }  // namespace
@@ -25,66 +60,104 @@ std::string format_duration(double seconds) {
   return count(whole / 3600, "hour");
 }
 
-std::vector<std::string> render_status(const StatusFacts& facts) {
-  std::vector<std::string> lines{
-      "# Himalaya Sync Coordination Status",
-      "",
-      "## Current Instance",
-      "  Instance ID: " + facts.instance_id,
-      "  Role: " + facts.role,
-      "  PID: " + std::to_string(facts.nvim_pid),
-  };
-  if (!facts.coordination) {
-    return lines;
-  }
-  const CoordinationFacts& c = *facts.coordination;
+std::vector<std::string> render_status(const Status& status, double now) {
+  std::vector<std::string> lines =
+      current_instance(status.instance_id, role_label(status.role), status.nvim_pid);
   lines.emplace_back("");
   lines.emplace_back("## Primary Coordinator");
-  if (c.primary) {
-    lines.push_back("  Instance: " + c.primary->instance_id);
-    lines.push_back("  PID: " + std::to_string(c.primary->pid));
-    lines.push_back("  Last Heartbeat: " + format_duration(c.primary->heartbeat_age) + " ago");
-    lines.push_back(std::string("  Status: ") + (c.primary->active ? "Active" : "Stale"));
+  if (status.primary) {
+    const Status::Primary& p = *status.primary;
+    lines.push_back("  Instance: " + p.instance_id);
+    lines.push_back("  PID: " + std::to_string(p.pid));
+    lines.push_back("  Last Heartbeat: " + format_duration(p.heartbeat_age) + " ago");
+    lines.push_back(std::string("  Status: ") + (p.active ? "Active" : "Stale"));
   } else {
     lines.emplace_back("  No primary coordinator");
   }
   lines.emplace_back("");
   lines.emplace_back("## Sync History");
-  if (c.last_sync) {
-    lines.push_back("  Last Sync: " + format_duration(c.last_sync->age) + " ago");
-    lines.push_back("  By Instance: " + c.last_sync->instance_id);
+  if (status.last_sync) {
+    lines.push_back("  Last Sync: " + format_duration(status.last_sync->age) + " ago");
+    lines.push_back("  By Instance: " + status.last_sync->instance_id);
   } else {
     lines.emplace_back("  Last Sync: Never");
   }
-  if (c.cooldown_remaining > 0) {
-    lines.push_back("  Cooldown: " + format_duration(c.cooldown_remaining) + " remaining");
+  if (status.cooldown_remaining > 0) {
+    lines.push_back("  Cooldown: " + format_duration(status.cooldown_remaining) + " remaining");
   } else {
     lines.emplace_back("  Cooldown: Ready");
   }
-  if (c.running_sync) {
-    lines.push_back("  Running: a sync by " + *c.running_sync);
+  if (status.running_sync) {
+    lines.push_back("  Running: a sync by " + status.running_sync->instance_id);
   }
-  if (!c.instances.empty()) {
+  if (!status.instances.empty()) {
     lines.emplace_back("");
     lines.emplace_back("## Instances");
-    for (const InstanceFacts& i : c.instances) {
-      lines.push_back("  " + i.instance_id + "  " + i.role + "  host " + i.hostname + "  pid " +
-                      std::to_string(i.pid) + "  heartbeat " + format_duration(i.heartbeat_age) +
-                      " ago");
+    for (const Status::Instance& i : status.instances) {
+      lines.push_back("  " + i.instance_id + "  " + instance_role(i) + "  host " + i.hostname +
+                      "  pid " + std::to_string(i.nvim_pid) + "  heartbeat " +
+                      format_duration(i.heartbeat_age) + " ago");
     }
   }
-  if (c.last_result) {
-    const LastResultFacts& r = *c.last_result;
+  if (status.last_result) {
+    const coordinator::SyncResult& r = *status.last_result;
     lines.emplace_back("");
     lines.emplace_back("## Last Result");
-    lines.push_back("  Result: " + r.outcome);
-    lines.push_back("  Ended: " + format_duration(r.age) + " ago");
+    lines.push_back(std::string("  Result: ") + to_string(r.outcome));
+    lines.push_back("  Ended: " + format_duration(last_result_age(r, now)) + " ago");
     lines.push_back("  By Instance: " + r.instance_id);
     if (!r.message.empty()) {
       lines.push_back("  Message: " + r.message);
     }
   }
   return lines;
+}
+
+std::vector<std::string> render_status_before_start(const std::string& instance_id, int nvim_pid) {
+  return current_instance(instance_id, role_label(coordinator::Role::uncoordinated), nvim_pid);
+}
+
+nlohmann::json status_json(const Status& status, double now) {
+  nlohmann::json value;
+  value["instance"] = instance_value(status.instance_id, role_label(status.role), status.nvim_pid);
+  if (status.primary) {
+    const Status::Primary& p = *status.primary;
+    value["primary"] = {{"instance_id", p.instance_id},
+                        {"pid", p.pid},
+                        {"heartbeat_age", p.heartbeat_age},
+                        {"active", p.active}};
+  }
+  if (status.last_sync) {
+    value["last_sync"] = {{"instance_id", status.last_sync->instance_id},
+                          {"age", status.last_sync->age}};
+  }
+  value["cooldown_remaining"] = status.cooldown_remaining;
+  if (status.running_sync) {
+    value["running_sync"] = status.running_sync->instance_id;
+  }
+  if (status.last_result) {
+    const coordinator::SyncResult& r = *status.last_result;
+    value["last_result"] = {{"outcome", to_string(r.outcome)},
+                            {"age", last_result_age(r, now)},
+                            {"instance_id", r.instance_id},
+                            {"message", r.message}};
+  }
+  value["instances"] = nlohmann::json::array();
+  for (const Status::Instance& i : status.instances) {
+    value["instances"].push_back({{"instance_id", i.instance_id},
+                                  {"role", instance_role(i)},
+                                  {"hostname", i.hostname},
+                                  {"pid", i.nvim_pid},
+                                  {"heartbeat_age", i.heartbeat_age}});
+  }
+  value["lines"] = render_status(status, now);
+  return value;
+}
+
+nlohmann::json status_json_before_start(const std::string& instance_id, int nvim_pid) {
+  const char* role = role_label(coordinator::Role::uncoordinated);
+  return {{"instance", instance_value(instance_id, role, nvim_pid)},
+          {"lines", render_status_before_start(instance_id, nvim_pid)}};
 }
 
 }  // namespace himalaya::host

@@ -1,67 +1,46 @@
-// The `:HimalayaSyncStatus` report (SPEC §4), rendered from plain facts.
+// The status of SPEC §4 in the two forms the host gives the Lua side, both
+// made from one coordinator::Status: the `:HimalayaSyncStatus` report as
+// lines, and the same facts as a JSON object (status(), which :checkhealth
+// reads; it never parses the lines).
 //
-// Rendering is a pure function so that the exact labels, their order and the
-// duration wording are checked against golden lines in unit tests. Sections
-// whose facts are absent are left out entirely rather than filled with
-// placeholders: the report never shows anything it does not know.
+// Both are pure functions so that the exact labels, their order, the duration
+// wording and the JSON keys are checked in unit tests. Sections whose facts
+// are absent are left out entirely rather than filled with placeholders: the
+// report never shows anything it does not know.
 #pragma once
 
-#include <optional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "coordinator/coordinator.h"
+
 namespace himalaya::host {
-
-struct PrimaryFacts {
-  std::string instance_id;
-  int pid = 0;
-  double heartbeat_age = 0;  // seconds since this instance saw the heartbeat change
-  bool active = true;        // false: Stale
-};
-
-struct LastSyncFacts {
-  double age = 0;  // seconds since the last sync started
-  std::string instance_id;
-};
-
-struct InstanceFacts {
-  std::string instance_id;
-  std::string role;  // "primary", "secondary" or "suspended"
-  std::string hostname;
-  int pid = 0;               // the Neovim pid
-  double heartbeat_age = 0;  // seconds since its last heartbeat (its wall stamp)
-};
-
-struct LastResultFacts {
-  std::string outcome;  // "ok", "failed", "timed_out" or "cancelled"
-  double age = 0;       // seconds since it ended
-  std::string instance_id;
-  std::string message;  // empty for ok
-};
-
-struct CoordinationFacts {
-  std::optional<PrimaryFacts> primary;      // empty: "No primary coordinator"
-  std::optional<LastSyncFacts> last_sync;   // empty: "Never"
-  double cooldown_remaining = 0;            // <= 0: "Ready"
-  std::optional<std::string> running_sync;  // the instance running one now
-  std::vector<InstanceFacts> instances;     // the "## Instances" section
-  std::optional<LastResultFacts> last_result;
-};
-
-struct StatusFacts {
-  std::string instance_id;
-  std::string role;  // "Primary Coordinator", "Secondary" or "Uncoordinated"
-  int nvim_pid = 0;
-  // Absent until the coordinator has read the state file at least once.
-  std::optional<CoordinationFacts> coordination;
-};
 
 // "N second(s)" under a minute, "N minute(s)" under an hour, else "N hour(s)";
 // rounded down, singular for 1. Negative input reads as 0 seconds.
 std::string format_duration(double seconds);
 
 // The SPEC §4 sections, then "## Instances" (live instances) and
-// "## Last Result" when those facts are known.
-std::vector<std::string> render_status(const StatusFacts& facts);
+// "## Last Result" when those facts are known. `now` is the wall clock when
+// `status` was taken: the last result's age is counted from its end stamp.
+std::vector<std::string> render_status(const coordinator::Status& status, double now);
+
+// Before the coordinator has started, the host knows only this instance: the
+// report is "## Current Instance" alone, with the role Uncoordinated.
+std::vector<std::string> render_status_before_start(const std::string& instance_id, int nvim_pid);
+
+// The facts of render_status() as JSON, with its lines under "lines":
+//   instance     {id, role (the report's label), pid}
+//   primary      {instance_id, pid, heartbeat_age, active}          absent: none
+//   last_sync    {instance_id, age}                                 absent: never
+//   cooldown_remaining                                              0: Ready
+//   running_sync the instance id running a sync                     absent: none
+//   last_result  {outcome, age, instance_id, message}               absent: none
+//   instances    [{instance_id, role, hostname, pid, heartbeat_age}]
+// Ages are seconds. Before the coordinator has started, only instance and
+// lines are present.
+nlohmann::json status_json(const coordinator::Status& status, double now);
+nlohmann::json status_json_before_start(const std::string& instance_id, int nvim_pid);
 
 }  // namespace himalaya::host

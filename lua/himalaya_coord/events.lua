@@ -7,6 +7,7 @@
 -- no file access.
 
 local names = require('himalaya_coord.protocol').event
+local report = require('himalaya_coord.report')
 
 local M = {}
 
@@ -109,8 +110,8 @@ function M.last_event(name)
 end
 
 -- 'mail 3m', 'mail syncing', 'mail failed 2m', 'mail off' (Uncoordinated or no host), or
--- 'mail never' (no sync known yet). The age is that of the last sync's start, as in the status
--- report: under a minute in seconds, under an hour in minutes, else in hours, rounded down.
+-- 'mail never' (no sync known yet). The age is that of the last sync's start, counted as in the
+-- status report (report.short_duration).
 function M.statusline()
   if role == nil or role == 'Uncoordinated' then
     return 'mail off'
@@ -121,15 +122,7 @@ function M.statusline()
   if last_started == nil then
     return 'mail never'
   end
-  local age = os.time() - last_started
-  local text
-  if age < 60 then
-    text = math.floor(math.max(age, 0)) .. 's'
-  elseif age < 3600 then
-    text = math.floor(age / 60) .. 'm'
-  else
-    text = math.floor(age / 3600) .. 'h'
-  end
+  local text = report.short_duration(os.time() - last_started)
   if failed then
     return 'mail failed ' .. text
   end

@@ -3,6 +3,8 @@
 -- Nothing here may hang: the host's --version runs with a time limit, and the host is asked
 -- through the same bounded requests as everything else.
 
+local report = require('himalaya_coord.report')
+
 local M = {}
 
 local uv = vim.uv or vim.loop
@@ -22,30 +24,6 @@ local REQUEST_TIMEOUT_MS = 1000
 
 local function help(tag)
   return 'See :help himalaya_coord-' .. tag
-end
-
-local function age(seconds)
-  seconds = math.floor(seconds)
-  local value, unit
-  if seconds < 60 then
-    value, unit = seconds, 'second'
-  elseif seconds < 3600 then
-    value, unit = math.floor(seconds / 60), 'minute'
-  else
-    value, unit = math.floor(seconds / 3600), 'hour'
-  end
-  return string.format('%d %s%s', value, unit, value == 1 and '' or 's')
-end
-
--- The value after '<label>:' in the status report, if present.
-local function report_value(lines, label)
-  for _, line in ipairs(type(lines) == 'table' and lines or {}) do
-    local value = tostring(line):match('^%s*' .. label .. ':%s*(.-)%s*$')
-    if value then
-      return value
-    end
-  end
-  return nil
 end
 
 -- Runs `<binary> --version`, bounded. Returns its first output line, or nil and a problem.
@@ -211,7 +189,7 @@ local function check_process(state)
       state.job,
       known and tostring(pid) or '?',
       tostring(state.host_version or '?'),
-      age((state.uptime_ms or 0) / 1000)
+      report.duration((state.uptime_ms or 0) / 1000)
     )
   )
   if not state.ready then
@@ -354,7 +332,7 @@ local function check_state_file(path)
     else
       table.insert(
         details,
-        'last sync ' .. age(math.max(os.time() - value.last_sync_time, 0)) .. ' ago'
+        'last sync ' .. report.duration(os.time() - value.last_sync_time) .. ' ago'
       )
     end
   end
@@ -413,8 +391,9 @@ local function check_coordination(cfg, answering)
     fail('the host gave no status: ' .. err, { 'See the host process section above.' })
     return
   end
+  -- The host's facts (status_json in host/status_report.cpp), never its rendered lines.
   local instance = type(status.instance) == 'table' and status.instance or {}
-  local role = instance.role or report_value(status.lines, 'Role') or '?'
+  local role = instance.role or '?'
   local id = instance.id or hc.instance_id()
   if role == 'Uncoordinated' and enabled then
     warn(string.format('this instance (%s) is Uncoordinated: it syncs on its own timer', id), {
@@ -427,25 +406,19 @@ local function check_coordination(cfg, answering)
     return
   end
   local primary = status.primary
-  local heartbeat = report_value(status.lines, 'Last Heartbeat')
-  if type(primary) == 'table' and type(primary.heartbeat_age) == 'number' then
-    heartbeat = age(primary.heartbeat_age) .. ' ago'
-  end
-  local primary_status = report_value(status.lines, 'Status')
-  if type(primary) == 'table' and type(primary.active) == 'boolean' then
-    primary_status = primary.active and 'Active' or 'Stale'
-  end
-  if type(primary) ~= 'table' and not heartbeat then
+  if type(primary) ~= 'table' then
     warn('there is no primary coordinator', {
       'Another instance takes the role within takeover_threshold; if none does, see the log file.',
     })
     return
   end
-  local primary_id = type(primary) == 'table' and primary.instance_id
-    or report_value(status.lines, 'Instance')
-    or '?'
-  local text = string.format('primary: %s, last heartbeat %s', primary_id, heartbeat or '?')
-  if primary_status == 'Stale' then
+  local heartbeat = '?'
+  if type(primary.heartbeat_age) == 'number' then
+    heartbeat = report.duration(primary.heartbeat_age) .. ' ago'
+  end
+  local text =
+    string.format('primary: %s, last heartbeat %s', primary.instance_id or '?', heartbeat)
+  if primary.active == false then
     warn(text .. ' (stale)', {
       string.format(
         'A secondary takes over after %s s without a heartbeat; if none does, see the log file.',

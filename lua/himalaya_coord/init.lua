@@ -337,7 +337,7 @@ function M.status_lines(timeout_ms)
   end
   err = err or 'status reply without lines'
   return {
-    '# Himalaya Sync Coordination Status',
+    require('himalaya_coord.report').TITLE,
     '',
     '  Host: ' .. (err:gsub('\n', ' ')),
   }

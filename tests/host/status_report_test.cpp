@@ -9,13 +9,51 @@
 namespace himalaya::host {
 namespace {
 
-CoordinationFacts coordination(std::optional<PrimaryFacts> primary,
-                               std::optional<LastSyncFacts> last_sync, double cooldown) {
-  CoordinationFacts c;
-  c.primary = std::move(primary);
-  c.last_sync = std::move(last_sync);
-  c.cooldown_remaining = cooldown;
-  return c;
+using coordinator::Role;
+using coordinator::Status;
+
+// The wall clock of every status below; stamps are counted back from it.
+constexpr double now = 1704123456 + 3600;
+
+Status status_of(std::string instance_id, Role role, int nvim_pid) {
+  Status s;
+  s.instance_id = std::move(instance_id);
+  s.role = role;
+  s.nvim_pid = nvim_pid;
+  return s;
+}
+
+Status::Instance instance(std::string id, bool primary, bool released, int nvim_pid,
+                          double heartbeat_age) {
+  Status::Instance i;
+  i.instance_id = std::move(id);
+  i.primary = primary;
+  i.released = released;
+  i.hostname = "laptop";
+  i.nvim_pid = nvim_pid;
+  i.host_pid = nvim_pid + 1;
+  i.heartbeat_age = heartbeat_age;
+  return i;
+}
+
+// A fleet of two on one laptop: nvim_1_10 the primary and syncing now,
+// nvim_2_20 suspended; the last sync, by the primary, failed.
+Status busy_fleet() {
+  Status s = status_of("nvim_2_20", Role::secondary, 20);
+  s.primary = Status::Primary{"nvim_1_10", 10, 2, true};
+  s.last_sync = Status::LastSync{now - 30, 30, "nvim_1_10"};
+  s.cooldown_remaining = 0;
+  s.running_sync = Status::RunningSync{"nvim_1_10", now - 30, 30};
+  s.instances = {instance("nvim_1_10", true, false, 10, 2.5),
+                 instance("nvim_2_20", false, true, 20, 61)};
+  coordinator::SyncResult r;
+  r.instance_id = "nvim_1_10";
+  r.started = now - 200;
+  r.ended = now - 125;
+  r.outcome = coordinator::SyncOutcome::failed;
+  r.message = "authentication failed";
+  s.last_result = r;
+  return s;
 }
 
 TEST(FormatDuration, SecondsMinutesHoursRoundedDownWithSingular) {
@@ -40,8 +78,7 @@ TEST(FormatDuration, NegativeAndNanReadAsZero) {
   EXPECT_EQ(format_duration(std::nan("")), "0 seconds");
 }
 
-TEST(RenderStatus, UncoordinatedShowsOnlyTheCurrentInstance) {
-  StatusFacts facts{"nvim_1704123456_7890", "Uncoordinated", 7890, std::nullopt};
+TEST(RenderStatus, BeforeStartShowsOnlyTheCurrentInstanceAsUncoordinated) {
   std::vector<std::string> expected{
       "# Himalaya Sync Coordination Status",
       "",
@@ -50,13 +87,14 @@ TEST(RenderStatus, UncoordinatedShowsOnlyTheCurrentInstance) {
       "  Role: Uncoordinated",
       "  PID: 7890",
   };
-  EXPECT_EQ(render_status(facts), expected);
+  EXPECT_EQ(render_status_before_start("nvim_1704123456_7890", 7890), expected);
 }
 
 TEST(RenderStatus, FullReportMatchesTheSpecExample) {
-  StatusFacts facts{"nvim_1704123456_7890", "Primary Coordinator", 12345,
-                    coordination(PrimaryFacts{"nvim_1704123456_7890", 12345, 5.4, true},
-                                 LastSyncFacts{3 * 60 + 20, "nvim_1704123456_7890"}, 2 * 60 + 59)};
+  Status s = status_of("nvim_1704123456_7890", Role::primary, 12345);
+  s.primary = Status::Primary{"nvim_1704123456_7890", 12345, 5.4, true};
+  s.last_sync = Status::LastSync{now - 200, 3 * 60 + 20, "nvim_1704123456_7890"};
+  s.cooldown_remaining = 2 * 60 + 59;
   std::vector<std::string> expected{
       "# Himalaya Sync Coordination Status",
       "",
@@ -76,12 +114,11 @@ TEST(RenderStatus, FullReportMatchesTheSpecExample) {
       "  By Instance: nvim_1704123456_7890",
       "  Cooldown: 2 minutes remaining",
   };
-  EXPECT_EQ(render_status(facts), expected);
+  EXPECT_EQ(render_status(s, now), expected);
 }
 
 TEST(RenderStatus, NoPrimaryNeverSyncedAndReady) {
-  StatusFacts facts{"nvim_1_2", "Secondary", 2, CoordinationFacts{}};
-  std::vector<std::string> lines = render_status(facts);
+  std::vector<std::string> lines = render_status(status_of("nvim_1_2", Role::secondary, 2), now);
   std::vector<std::string> tail(lines.begin() + 6, lines.end());
   std::vector<std::string> expected{
       "",
@@ -95,32 +132,26 @@ TEST(RenderStatus, NoPrimaryNeverSyncedAndReady) {
   EXPECT_EQ(tail, expected);
 }
 
+TEST(RenderStatus, UncoordinatedOnceStartedShowsEverySection) {
+  std::vector<std::string> lines =
+      render_status(status_of("nvim_1_2", Role::uncoordinated, 2), now);
+  ASSERT_EQ(lines.size(), 13u);
+  EXPECT_EQ(lines[4], "  Role: Uncoordinated");
+  EXPECT_EQ(lines[8], "  No primary coordinator");
+  EXPECT_EQ(lines[11], "  Last Sync: Never");
+}
+
 TEST(RenderStatus, StalePrimary) {
-  StatusFacts facts{"nvim_1_2", "Secondary", 2,
-                    coordination(PrimaryFacts{"nvim_0_1", 1, 61, false}, std::nullopt, 0)};
-  std::vector<std::string> lines = render_status(facts);
+  Status s = status_of("nvim_1_2", Role::secondary, 2);
+  s.primary = Status::Primary{"nvim_0_1", 1, 61, false};
+  std::vector<std::string> lines = render_status(s, now);
   ASSERT_GE(lines.size(), 12u);
   EXPECT_EQ(lines[10], "  Last Heartbeat: 1 minute ago");
   EXPECT_EQ(lines[11], "  Status: Stale");
 }
 
-}  // namespace
-}  // namespace himalaya::host
-
-namespace himalaya::host {
-namespace {
-
 TEST(RenderStatus, InstancesAndLastResultFollowTheSpecSections) {
-  CoordinationFacts c;
-  c.primary = PrimaryFacts{"nvim_1_10", 10, 2, true};
-  c.last_sync = LastSyncFacts{30, "nvim_1_10"};
-  c.cooldown_remaining = 0;
-  c.running_sync = "nvim_1_10";
-  c.instances = {InstanceFacts{"nvim_1_10", "primary", "laptop", 10, 2.5},
-                 InstanceFacts{"nvim_2_20", "suspended", "laptop", 20, 61}};
-  c.last_result = LastResultFacts{"failed", 125, "nvim_1_10", "authentication failed"};
-  StatusFacts facts{"nvim_2_20", "Secondary", 20, c};
-  std::vector<std::string> lines = render_status(facts);
+  std::vector<std::string> lines = render_status(busy_fleet(), now);
   std::vector<std::string> tail(lines.begin() + 16, lines.end());
   std::vector<std::string> expected{
       "  Cooldown: Ready",
@@ -137,6 +168,82 @@ TEST(RenderStatus, InstancesAndLastResultFollowTheSpecSections) {
       "  Message: authentication failed",
   };
   EXPECT_EQ(tail, expected);
+}
+
+TEST(RenderStatus, AnInstanceNeitherPrimaryNorSuspendedIsSecondary) {
+  Status s = status_of("nvim_3_30", Role::secondary, 30);
+  s.instances = {instance("nvim_3_30", false, false, 30, 0)};
+  std::vector<std::string> lines = render_status(s, now);
+  EXPECT_EQ(lines.back(), "  nvim_3_30  secondary  host laptop  pid 30  heartbeat 0 seconds ago");
+}
+
+TEST(RenderStatus, ASuccessfulLastResultHasNoMessageLine) {
+  Status s = busy_fleet();
+  s.last_result->outcome = coordinator::SyncOutcome::ok;
+  s.last_result->message.clear();
+  std::vector<std::string> lines = render_status(s, now);
+  std::vector<std::string> tail(lines.end() - 4, lines.end());
+  std::vector<std::string> expected{
+      "## Last Result",
+      "  Result: ok",
+      "  Ended: 2 minutes ago",
+      "  By Instance: nvim_1_10",
+  };
+  EXPECT_EQ(tail, expected);
+}
+
+// The JSON facts are what :checkhealth reads (health.lua): the same facts as
+// the report, under the keys the Lua side names.
+TEST(StatusJson, TheReportsFactsUnderTheirKeysWithTheLines) {
+  Status s = busy_fleet();
+  nlohmann::json value = status_json(s, now);
+  EXPECT_EQ(value.at("instance"),
+            (nlohmann::json{{"id", "nvim_2_20"}, {"role", "Secondary"}, {"pid", 20}}));
+  EXPECT_EQ(
+      value.at("primary"),
+      (nlohmann::json{
+          {"instance_id", "nvim_1_10"}, {"pid", 10}, {"heartbeat_age", 2.0}, {"active", true}}));
+  EXPECT_EQ(value.at("last_sync"), (nlohmann::json{{"instance_id", "nvim_1_10"}, {"age", 30.0}}));
+  EXPECT_EQ(value.at("cooldown_remaining"), 0.0);
+  EXPECT_EQ(value.at("running_sync"), "nvim_1_10");
+  EXPECT_EQ(value.at("last_result"), (nlohmann::json{{"outcome", "failed"},
+                                                     {"age", 125.0},
+                                                     {"instance_id", "nvim_1_10"},
+                                                     {"message", "authentication failed"}}));
+  nlohmann::json instances = nlohmann::json::array();
+  instances.push_back({{"instance_id", "nvim_1_10"},
+                       {"role", "primary"},
+                       {"hostname", "laptop"},
+                       {"pid", 10},
+                       {"heartbeat_age", 2.5}});
+  instances.push_back({{"instance_id", "nvim_2_20"},
+                       {"role", "suspended"},
+                       {"hostname", "laptop"},
+                       {"pid", 20},
+                       {"heartbeat_age", 61.0}});
+  EXPECT_EQ(value.at("instances"), instances);
+  EXPECT_EQ(value.at("lines"), nlohmann::json(render_status(s, now)));
+  EXPECT_EQ(value.size(), 8u);
+}
+
+TEST(StatusJson, UnknownFactsAreLeftOut) {
+  nlohmann::json value = status_json(status_of("nvim_1_2", Role::primary, 2), now);
+  EXPECT_FALSE(value.contains("primary"));
+  EXPECT_FALSE(value.contains("last_sync"));
+  EXPECT_FALSE(value.contains("running_sync"));
+  EXPECT_FALSE(value.contains("last_result"));
+  EXPECT_EQ(value.at("instance").at("role"), "Primary Coordinator");
+  EXPECT_EQ(value.at("cooldown_remaining"), 0.0);
+  EXPECT_EQ(value.at("instances"), nlohmann::json::array());
+}
+
+TEST(StatusJson, BeforeStartOnlyTheInstanceAndTheLines) {
+  nlohmann::json value = status_json_before_start("nvim_1_2", 2);
+  nlohmann::json expected{
+      {"instance", {{"id", "nvim_1_2"}, {"role", "Uncoordinated"}, {"pid", 2}}},
+      {"lines", render_status_before_start("nvim_1_2", 2)},
+  };
+  EXPECT_EQ(value, expected);
 }
 
 }  // namespace

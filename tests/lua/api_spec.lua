@@ -22,6 +22,32 @@ H.test('nothing runs before setup() or the autostart', function()
   H.eq({ '# Himalaya Sync Coordination Status', '', '  Host: host not running' }, hc.status_lines())
 end)
 
+H.test("report: the host's duration wording, and statusline()'s short form", function()
+  local report = require('himalaya_coord.report')
+  local cases = {
+    { 0, '0 seconds', '0s' },
+    { 0.9, '0 seconds', '0s' },
+    { 1, '1 second', '1s' },
+    { 1.99, '1 second', '1s' },
+    { 5, '5 seconds', '5s' },
+    { 59.999, '59 seconds', '59s' },
+    { 60, '1 minute', '1m' },
+    { 119, '1 minute', '1m' },
+    { 120, '2 minutes', '2m' },
+    { 3599, '59 minutes', '59m' },
+    { 3600, '1 hour', '1h' },
+    { 7199, '1 hour', '1h' },
+    { 7200, '2 hours', '2h' },
+    { 49 * 3600, '49 hours', '49h' },
+    { -5, '0 seconds', '0s' },
+    { 0 / 0, '0 seconds', '0s' },
+  }
+  for _, c in ipairs(cases) do
+    H.eq(c[2], report.duration(c[1]), tostring(c[1]))
+    H.eq(c[3], report.short_duration(c[1]), tostring(c[1]))
+  end
+end)
+
 H.test('sync_now without a host warns and returns false', function()
   H.eq(false, hc.sync_now())
   H.eq(1, #seen)

@@ -8,6 +8,9 @@ nvim and python3. FAKE_HOST_MODE selects the behaviour:
           on `sync_now`, fire HimalayaSyncStarted and HimalayaSyncDone (a manual sync, ok)
   hang    register and call _host_ready, then never answer anything
   crash   write a line to stderr and exit with code 3 at once
+  stale   as normal, but this instance is a Secondary and the primary, another instance, is stale
+  primary-in-lines-only
+          as normal, but the primary is only in the report's lines, not in the status facts
 
 FAKE_HOST_RECORD, if set, is a file to which each start appends its --config JSON (one line).
 """
@@ -233,22 +236,30 @@ def main():
         if mode == 'hang':
             continue
         if method == METHOD['status']:
+            role = 'Secondary' if mode == 'stale' else 'Primary Coordinator'
             value = {
                 'lines': [
                     '# Himalaya Sync Coordination Status',
                     '',
                     '## Current Instance',
                     '  Instance ID: ' + cfg['instance_id'],
-                    '  Role: Primary Coordinator',
+                    '  Role: ' + role,
                     '  PID: %d' % cfg['nvim_pid'],
                 ],
-                'instance': {'id': cfg['instance_id'], 'role': 'Primary Coordinator',
-                             'pid': cfg['nvim_pid']},
+                'instance': {'id': cfg['instance_id'], 'role': role, 'pid': cfg['nvim_pid']},
                 'primary': {'instance_id': cfg['instance_id'], 'pid': cfg['nvim_pid'],
                             'heartbeat_age': 5.5, 'active': True},
                 'last_sync': None,
                 'cooldown_remaining': 0,
             }
+            if mode == 'stale':
+                value['primary'] = {'instance_id': 'nvim_1_1', 'pid': 1, 'heartbeat_age': 75.0,
+                                    'active': False}
+            elif mode == 'primary-in-lines-only':
+                del value['primary']
+                value['lines'] += ['', '## Primary Coordinator', '  Instance: nvim_1_1',
+                                   '  PID: 1', '  Last Heartbeat: 5 seconds ago',
+                                   '  Status: Active']
             host.lua(lua_call('deliver'), params[0], value)
         elif method == METHOD['ping']:
             host.lua(lua_call('deliver'), params[0], 'pong')

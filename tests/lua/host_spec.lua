@@ -217,6 +217,28 @@ H.test('checkhealth with a working host: every section OK or INFO', function()
   H.contains('last heartbeat 5 seconds ago', text)
 end)
 
+-- Restarts the fake host in FAKE_HOST_MODE `mode` and runs :checkhealth against it.
+local function checkhealth_in_mode(mode)
+  vim.env.FAKE_HOST_MODE = mode
+  H.eq(true, hc.restart())
+  H.eq(true, hc.wait_ready(3000))
+  return H.checkhealth('himalaya_coord')
+end
+
+H.test('checkhealth: a stale primary is a warning, from the status facts', function()
+  local text = checkhealth_in_mode('stale')
+  H.contains('OK: this instance (' .. hc.instance_id() .. '): Secondary', text)
+  H.contains('WARNING: primary: nvim_1_1, last heartbeat 1 minute ago (stale)', text)
+end)
+
+H.test('checkhealth reads the status facts, never the report lines', function()
+  local text = checkhealth_in_mode('primary-in-lines-only')
+  H.contains('WARNING: there is no primary coordinator', text)
+  H.truthy(not text:find('primary: nvim_1_1', 1, true), 'no primary taken from the lines')
+  text = checkhealth_in_mode('normal')
+  H.contains('OK: primary: ' .. hc.instance_id() .. ', last heartbeat 5 seconds ago', text)
+end)
+
 H.test('_stop() stops the host for good', function()
   local job = hc.host_job()
   local count = #starts()
