@@ -180,20 +180,21 @@ std::optional<ProcessRun> observe_process(int pid) {
     }
   }
   ::closedir(listing);
-  ProcessRun run;
-  run.stopped = true;
+  ProcessRun run{true, 0};
   int threads = 0;
   for (const auto& tid : tids) {
     const char state = parse_stat_state(slurp(task_dir + "/" + tid + "/stat"));
     if (state == 0 || state == 'Z' || state == 'X' || state == 'x') {
       continue;  // exited meanwhile: it runs no more
     }
+    if (state != 'T' && state != 't') {
+      return ProcessRun{};  // running, or able to: the count does not matter
+    }
     const auto switches = parse_status_switches(slurp(task_dir + "/" + tid + "/status"));
     if (!switches) {
-      continue;
+      return ProcessRun{};  // cannot tell whether it ran: not frozen as far as we know
     }
     ++threads;
-    run.stopped = run.stopped && (state == 'T' || state == 't');
     run.switches += *switches;
   }
   if (threads == 0) {

@@ -5,11 +5,16 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <boost/asio/io_context.hpp>
+#include <chrono>
 #include <csignal>
 #include <string>
 
+#include "coordinator/state_file.h"
+#include "coordinator/watch.h"
 #include "test_support.h"
 
 namespace himalaya::coordinator {
@@ -94,6 +99,38 @@ TEST(LockHolderTest, FlockHolderNamesTheProcessHoldingTheLock) {
   ASSERT_GE(fd, 0);
   EXPECT_EQ(flock_holder(fd), child.pid);
   ::close(fd);
+}
+
+// The doorbell watches the lock file's name, so it rings for the lock file
+// that replaced the one a stopped holder still holds.
+TEST(LockHolderTest, TheDoorbellRingsForTheNewLockFile) {
+  TempDir tmp;
+  const fs::path file = tmp.path() / "s.json";
+  StateFile sf(file, StateFile::Options{1 << 20, 10.0}, nullptr);
+  ASSERT_TRUE(sf.update([](State&) { return true; }).ok());
+  struct stat old_lock {};
+  ASSERT_EQ(::stat(sf.lock_path().c_str(), &old_lock), 0);
+  Child child = lock_holding_child(sf.lock_path(), true);
+  ASSERT_GT(child.pid, 0);
+  ASSERT_TRUE(wait_for([&] { return is_stopped(child.pid); }, 10));
+
+  boost::asio::io_context io;
+  DoorbellWatch bell(io);
+  int rings = 0;
+  ASSERT_TRUE(bell.watch(tmp.path(), sf.lock_path().filename().string(), [&] { ++rings; }));
+  auto u = sf.update([](State& s) {
+    s.primary = Lease{"nvim_1_1", 1, 1, ""};  // a new lease rings the doorbell
+    return true;
+  });
+  ASSERT_TRUE(u.ok()) << u.error().message;
+  struct stat new_lock {};
+  ASSERT_EQ(::stat(sf.lock_path().c_str(), &new_lock), 0);
+  ASSERT_NE(new_lock.st_ino, old_lock.st_ino) << "the lock file was not replaced";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (rings == 0 && std::chrono::steady_clock::now() < deadline) {
+    io.run_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_GE(rings, 1);
 }
 
 }  // namespace
