@@ -10,8 +10,6 @@
 #include <cerrno>
 #include <charconv>
 #include <chrono>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,11 +19,25 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// The whole of a /proc file, or "" if it cannot be read. Plain read(2): this
+// runs in every waiter's poll loop under contention.
 std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  std::string text;
+  common::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
+    return text;
+  }
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return text;
+    }
+    text.append(buf, static_cast<std::size_t>(n));
+  }
 }
 
 std::vector<std::string_view> words(std::string_view line) {
