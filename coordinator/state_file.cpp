@@ -337,7 +337,7 @@ Result<StateFile::Update> StateFile::update(const Mutation& mutate,
   }
 
   Update result;
-  const auto wait_start = SteadyClock::now();
+  auto wait_start = SteadyClock::now();
   const auto go_on = [&] {
     const double waited = seconds_between(wait_start, SteadyClock::now());
     return keep_waiting ? keep_waiting(waited) : waited < options_.lock_timeout;
@@ -369,7 +369,11 @@ Result<StateFile::Update> StateFile::update(const Mutation& mutate,
     if (!waited) {
       return waited.error();
     }
-    if (!waited.value() || !still_named(lock.get(), lock_path())) {
+    if (!waited.value()) {
+      continue;
+    }
+    if (!still_named(lock.get(), lock_path())) {
+      wait_start = SteadyClock::now();  // see below
       continue;
     }
     const auto locked_at = SteadyClock::now();
@@ -428,6 +432,7 @@ Result<StateFile::Update> StateFile::update(const Mutation& mutate,
       out.reset();
       if (!still_named(lock.get(), lock_path())) {
         ::unlink(temp.c_str());
+        wait_start = SteadyClock::now();  // see below
         continue;
       }
       run_before_publish_hook();
@@ -435,7 +440,13 @@ Result<StateFile::Update> StateFile::update(const Mutation& mutate,
         int err = errno;
         ::unlink(temp.c_str());
         if (err == ENOENT) {
-          continue;  // fenced: the lock was replaced while this writer was stopped
+          // Fenced: the lock was replaced while this writer was stopped. As
+          // whenever the lock it held turns out replaced, the time since its
+          // wait began (perhaps stopped for long) was no wait for the lock:
+          // the wait for the new one starts afresh, or a busy lock would time
+          // it out at its first try.
+          wait_start = SteadyClock::now();
+          continue;
         }
         return io_error("cannot replace", path_, err);
       }

@@ -401,5 +401,34 @@ TEST(StateFileTest, AWriterStoppedBeforeItsRenameCannotPublishWhenItResumes) {
   EXPECT_EQ(r.value().extra["child"], "2");  // its redone update, on the newer state
 }
 
+// The writer above, stopped for longer than its lock timeout. The time it
+// spent stopped is no wait for the lock: when it resumes and finds the new
+// lock busy for a moment, it waits for it rather than timing out at once.
+TEST(StateFileTest, AFencedWriterGetsAFullLockWaitAfterItResumes) {
+  TempDir tmp;
+  fs::path file = tmp.path() / "s.json";
+  StateFile sf(file, StateFile::Options{1 << 20, 10.0}, nullptr);
+  ASSERT_TRUE(sf.update([](State&) { return true; }).ok());
+  const double child_timeout = 0.5;
+  Child child{fork_child([&] {
+    set_before_publish_hook(stop_once);
+    StateFile mine(file, StateFile::Options{1 << 20, child_timeout}, nullptr);
+    return mine.update([](State&) { return true; }).ok() ? 0 : 1;
+  })};
+  ASSERT_TRUE(wait_for([&] { return is_stopped(child.pid); }, 10));
+  const auto stopped_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(sf.update([](State&) { return true; }).ok());  // moves past it
+  // Stopped past its lock timeout; then it resumes with the lock busy.
+  std::this_thread::sleep_until(stopped_at + std::chrono::duration<double>(child_timeout * 2));
+  const int fd = ::open(sf.lock_path().c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX), 0);
+  ASSERT_EQ(::kill(child.pid, SIGCONT), 0);
+  std::this_thread::sleep_for(std::chrono::duration<double>(child_timeout / 2));
+  ::close(fd);
+  EXPECT_EQ(exit_code(child.pid), 0) << "the resumed writer timed out at once";
+  child.pid = -1;
+}
+
 }  // namespace
 }  // namespace himalaya::coordinator
