@@ -2,12 +2,20 @@
 //
 // Contract (SPEC §7, NOTES "Files, locks and processes"):
 // - Every read-modify-write holds an exclusive flock(2) on `<state_file>.lock`,
-//   a file that is never renamed or deleted, so the lock always guards the
-//   same inode. flock is released by the kernel when the holder dies, even on
-//   SIGKILL.
+//   a file that is never renamed or deleted, except to move past a stopped
+//   holder (below). flock is released by the kernel when the holder dies,
+//   even on SIGKILL.
 // - The lock wait is bounded (Options::lock_timeout): the lock is polled with
 //   LOCK_NB and a short back-off, so a stuck holder cannot hang the caller,
 //   which runs on Neovim's host event loop. A timeout is an Error, not a hang.
+// - A holder on this host that is *stopped* (SIGSTOP) does not make waiters
+//   time out: once the lock has been busy for 50 ms with no write published
+//   meanwhile, a waiter asks the kernel who holds it (/proc/locks) and, if
+//   every thread of that process is stopped, fences its unpublished write and
+//   replaces the lock file with a new one, a new lock generation. The frozen
+//   writer's late rename then fails and it redoes its update under the new
+//   lock, so it can never publish a stale state. The protocol and the
+//   argument are in lock_holder.h.
 // - A write goes to a temporary file in the same directory, is fsynced,
 //   renamed over the state file, and the directory is fsynced (after the lock
 //   is released: see Options::defer_directory_sync). A reader
@@ -22,8 +30,9 @@
 //   sticky bit. See check_directory_safe() in the .cpp for the reasoning.
 // - If the lock file is deleted or replaced while held, the lock guards
 //   nothing; update() notices (the name no longer names the locked inode,
-//   checked after locking and before the publishing rename) and redoes the
-//   whole read-modify-write under a lock on the new file.
+//   checked after locking and before the publishing rename, or the temporary
+//   file was fenced away before that rename) and redoes the whole
+//   read-modify-write under a lock on the new file.
 // - A corrupt file (invalid JSON, wrong types, truncated, larger than
 //   Options::max_bytes) is renamed to `<state_file>.corrupt-<unix time>` and
 //   the update starts from an empty State. An empty (zero-byte) file is not

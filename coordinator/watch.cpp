@@ -1,7 +1,6 @@
 #include "coordinator/watch.h"
 
 #include <sys/inotify.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
@@ -10,20 +9,9 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/unique_fd.h"
+
 namespace himalaya::coordinator {
-namespace {
-
-int open_pidfd(int pid) {
-#ifdef SYS_pidfd_open
-  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));  // always close-on-exec
-#else
-  (void)pid;
-  errno = ENOSYS;
-  return -1;
-#endif
-}
-
-}  // namespace
 
 struct PidWatch::Shared {
   explicit Shared(boost::asio::io_context& io) : descriptor(io) {}
@@ -41,7 +29,7 @@ bool PidWatch::watch(int pid, std::function<void()> on_exit) {
   auto shared = std::make_shared<Shared>(io_);
   shared->on_exit = std::move(on_exit);
   pid_ = pid;
-  int fd = open_pidfd(pid);
+  int fd = common::open_pidfd(pid);  // always close-on-exec
   if (fd < 0) {
     if (errno == ESRCH) {  // already gone
       shared_ = shared;

@@ -10,7 +10,11 @@
 //   exit <id>
 // where mono is CLOCK_MONOTONIC seconds, comparable across processes.
 // Signals: SIGTERM/SIGINT stop() (handover) and exit 0; SIGUSR1 release();
-// SIGUSR2 resume(); SIGHUP begin_sync(manual).
+// SIGUSR2 resume(); SIGHUP begin_sync(manual); SIGWINCH arms a freeze: the
+// next state-file write, with the lock held and just before the rename that
+// publishes it, prints
+//   stop-in-lock <id> <mono>
+// and SIGSTOPs the driver, a host frozen in the middle of an update.
 //
 // --increment N instead does N read-modify-write increments of the key
 // "counter" through StateFile::update, checking a lockless read after each,
@@ -31,6 +35,7 @@
 #include <vector>
 
 #include "coordinator/coordinator.h"
+#include "coordinator/lock_holder.h"
 #include "coordinator/state_file.h"
 
 namespace hc = himalaya::coordinator;
@@ -52,6 +57,18 @@ std::string num(double v) {
 std::string one_line(std::string s) {
   std::replace(s.begin(), s.end(), '\n', ' ');
   return s;
+}
+
+// Set by SIGWINCH (on the io_context's thread), read by the before-publish hook.
+bool freeze_armed = false;
+std::string freeze_id;
+
+void freeze_if_armed() {
+  if (freeze_armed) {
+    freeze_armed = false;
+    say("stop-in-lock " + freeze_id + " " + num(hc::SystemClock{}.monotonic()));
+    ::raise(SIGSTOP);
+  }
 }
 
 int run_increments(const hc::Config& config, int n) {
@@ -210,7 +227,10 @@ int main(int argc, char** argv) {
     coordinator->stop();
     io.stop();
   });
+  freeze_id = id;
+  hc::set_before_publish_hook(freeze_if_armed);
   boost::asio::signal_set control(io, SIGUSR1, SIGUSR2, SIGHUP);
+  control.add(SIGWINCH);
   std::function<void()> arm_control = [&] {
     control.async_wait([&](const boost::system::error_code& ec, int sig) {
       if (ec) {
@@ -220,6 +240,8 @@ int main(int argc, char** argv) {
         coordinator->release();
       } else if (sig == SIGUSR2) {
         coordinator->resume();
+      } else if (sig == SIGWINCH) {
+        freeze_armed = true;
       } else {
         run_sync(hc::SyncTrigger::manual);
       }

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <sstream>
 #include <string>
 
 #include "coordinator/identity.h"
@@ -143,6 +144,173 @@ TEST_F(FaultMultiProcessTest, StateAndLockFilesDeletedWhileTheFleetRuns) {
   }
   // One sync per 0.6 s over ~4 s; the deletions never made anyone sync early.
   EXPECT_LE(starts.size(), 9u);
+}
+
+bool said(const Driver& d, const std::string& kind) {
+  for (const auto& line : d.lines) {
+    if (line.rfind(kind + " ", 0) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// True if /proc/locks lists an exclusive flock taken by pid.
+bool holds_an_flock(pid_t pid) {
+  std::ifstream in("/proc/locks");
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream words(line);
+    std::string n, kind, advisory, mode;
+    pid_t holder = 0;
+    if (words >> n >> kind >> advisory >> mode >> holder && kind == "FLOCK" && mode == "WRITE" &&
+        holder == pid) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Issue 12: the primary is SIGSTOPped while it holds the state file's lock,
+// in the middle of an update: its write prepared, the rename that publishes it
+// not yet done. The others must not go Uncoordinated: they move past the
+// frozen holder (lock_holder.h), keep writing, take over once its heartbeat is
+// stale, and sync. When it resumes, its late write must not publish: the
+// lease, the records and the sync written meanwhile stay, and the fleet
+// agrees on the successor.
+TEST_F(FaultMultiProcessTest, PrimaryStoppedHoldingTheLockNeitherStallsNorRollsBackTheFleet) {
+  const double threshold = 1.0;  // 20 heartbeats
+  const std::vector<std::string> args = {"--heartbeat",
+                                         "0.05",
+                                         "--threshold",
+                                         "1.0",
+                                         "--lock-timeout",
+                                         "1.0",
+                                         "--interval",
+                                         "0.6",
+                                         "--cooldown",
+                                         "0.4",
+                                         "--startup-delay",
+                                         "0.05",
+                                         "--debug",
+                                         "--sync-duration",
+                                         "0.05"};
+  Fleet fleet(COORD_DRIVER_PATH, state());
+  ShowOnFailure show{fleet};
+  Driver& frozen = fleet.spawn(args);
+  ASSERT_TRUE(fleet.wait_until([&] { return frozen.ready; }, 30));
+  ASSERT_EQ(frozen.role, "primary");
+  for (int i = 0; i < 2; ++i) {
+    fleet.spawn(args);
+  }
+  ASSERT_TRUE(fleet.wait_until([&] { return fleet.agreed(); }, 30));
+  ASSERT_EQ(fleet.primaries().at(0), &frozen);
+  auto others = [&] {
+    std::vector<Driver*> out;
+    for (auto& d : fleet.drivers()) {
+      if (d.get() != &frozen) {
+        out.push_back(d.get());
+      }
+    }
+    return out;
+  };
+
+  // Freeze it inside its next write (coord-driver: SIGWINCH), a heartbeat
+  // just after a sync of its own has ended: a sync left running in the file
+  // would hold the successor's syncs back until sync_timeout.
+  ASSERT_TRUE(fleet.wait_until([&] { return said(frozen, "sync-end"); }, 10));
+  ASSERT_EQ(::kill(frozen.pid, SIGWINCH), 0);
+  ASSERT_TRUE(fleet.wait_until(
+      [&] { return said(frozen, "stop-in-lock") && testing::process_state(frozen.pid) == 'T'; },
+      10));
+  const double frozen_at = mono_now();
+  ASSERT_TRUE(holds_an_flock(frozen.pid)) << "frozen, but not holding the lock";
+  auto before = StateFile(state()).read();
+  ASSERT_TRUE(before.ok());
+
+  // The others keep writing their heartbeats within a few heartbeats
+  // (without a way past the holder, not once until it resumes).
+  const bool beating = fleet.wait_until(
+      [&] {
+        auto now = StateFile(state()).read();
+        if (!now.ok()) {
+          return false;
+        }
+        for (Driver* d : others()) {
+          const auto& was = before.value().instances;
+          const auto& is = now.value().instances;
+          if (was.count(d->id) == 0 || is.count(d->id) == 0 ||
+              is.at(d->id).last_heartbeat == was.at(d->id).last_heartbeat) {
+            return false;
+          }
+        }
+        return true;
+      },
+      1.0);
+  EXPECT_TRUE(beating) << "the others did not write while the holder was frozen";
+  // A successor once the frozen primary's heartbeat is stale, and a sync of
+  // its own on the fleet's schedule.
+  Driver* successor = nullptr;
+  ASSERT_TRUE(fleet.wait_until(
+      [&] {
+        successor = primary_other_than(fleet, &frozen);
+        return successor != nullptr;
+      },
+      threshold + 3))
+      << "no takeover from the frozen primary; the others' roles: " << others()[0]->role << ", "
+      << others()[1]->role;
+  EXPECT_LT(successor->role_mono - frozen_at, threshold + 2);
+  ASSERT_TRUE(fleet.wait_until(
+      [&] {
+        auto now = StateFile(state()).read();
+        return now.ok() && now.value().last_sync_instance == successor->id &&
+               !now.value().running_sync;
+      },
+      5))
+      << "the successor did not sync";
+  auto meanwhile = StateFile(state()).read();
+  ASSERT_TRUE(meanwhile.ok());
+  ASSERT_TRUE(meanwhile.value().primary);
+  EXPECT_EQ(meanwhile.value().primary->instance_id, successor->id);
+  for (Driver* d : others()) {
+    EXPECT_NE(d->role, "uncoordinated") << d->id;
+  }
+  EXPECT_EQ(testing::process_state(frozen.pid), 'T') << "it resumed before the checks";
+
+  // It resumes: its late write must not replace what was written meanwhile.
+  ASSERT_EQ(::kill(frozen.pid, SIGCONT), 0);
+  const double resumed_at = mono_now();
+  double last_sync = meanwhile.value().last_sync_time;
+  int samples = 0;
+  fleet.wait_until(
+      [&] {
+        auto now = StateFile(state()).read();
+        if (now.ok()) {
+          ++samples;
+          const State& s = now.value();
+          EXPECT_GE(s.last_sync_time, last_sync) << std::fixed << "the sync record went back, by "
+                                                 << last_sync - s.last_sync_time << " s";
+          last_sync = std::max(last_sync, s.last_sync_time);
+          EXPECT_TRUE(s.primary && s.primary->instance_id != frozen.id)
+              << "the frozen primary's lease came back";
+          EXPECT_EQ(s.instances.count(successor->id), 1u) << "the successor's record vanished";
+        }
+        return mono_now() - resumed_at > 1.5 || ::testing::Test::HasFailure();
+      },
+      10);
+  EXPECT_GT(samples, 10);
+  ASSERT_TRUE(fleet.wait_until([&] { return frozen.role == "secondary"; }, 10))
+      << "the frozen primary did not step down";
+  ASSERT_TRUE(fleet.wait_until([&] { return fleet.agreed(); }, 10));
+  EXPECT_EQ(fleet.primaries().at(0), successor);
+  EXPECT_EQ(successor->times_primary, 1) << "the successor lost the role";
+  EXPECT_EQ(ever_primary(fleet), 2);
+  for (auto& d : fleet.drivers()) {
+    for (const auto& line : d->lines) {
+      EXPECT_EQ(line.find("uncoordinated"), std::string::npos) << line;
+    }
+  }
+  expect_no_warnings(fleet);
 }
 
 // Runs a command through sh and says whether it succeeded.

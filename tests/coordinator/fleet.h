@@ -270,9 +270,9 @@ inline char process_state(pid_t pid) {
 // SIGSTOPs `target` (a pid, or -pgid) at a moment when `stopped` (the driver
 // process itself) does not hold the state file's lock, and returns the
 // monotonic time the signal was sent; 0 if 50 attempts all caught it inside
-// the lock. A stopped lock holder makes every other instance Uncoordinated
-// after lock_timeout (SPEC §5, "lock unavailable"), which is another test's
-// matter; the tests that stop a primary to see a takeover must not hit it.
+// the lock. The others move past a stopped lock holder by replacing the lock
+// file (lock_holder.h), which is another test's matter; the tests that stop a
+// primary to see a takeover must not depend on it.
 inline double stop_outside_state_lock(Fleet& fleet, pid_t target, pid_t stopped,
                                       const std::filesystem::path& lock_path) {
   const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CLOEXEC);

@@ -7,18 +7,26 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <thread>
 #include <vector>
 
+#include "coordinator/lock_holder.h"
 #include "test_support.h"
 
 namespace himalaya::coordinator {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::Child;
+using testing::exit_code;
+using testing::fork_child;
+using testing::is_stopped;
+using testing::lock_holding_child;
 using testing::slurp;
 using testing::spit;
 using testing::TempDir;
+using testing::wait_for;
 
 mode_t mode_of(const fs::path& p) {
   struct stat st {};
@@ -296,6 +304,130 @@ TEST(StateFileTest, DoorbellTouchesLockFileOnlyWhenLeaseChanges) {
                   return true;
                 }).ok());
   EXPECT_GT(mtime(), t0);
+}
+
+// ---- A stopped lock holder (issue 12; lock_holder.h) ----
+
+ino_t inode_of(const fs::path& p) {
+  struct stat st {};
+  ::lstat(p.c_str(), &st);
+  return st.st_ino;
+}
+
+TEST(StateFileTest, AStoppedLockHolderIsMovedPastWellWithinTheLockTimeout) {
+  TempDir tmp;
+  fs::path file = tmp.path() / "s.json";
+  StateFile sf(file, StateFile::Options{1 << 20, 10.0}, nullptr);
+  ASSERT_TRUE(sf.update([](State&) { return true; }).ok());
+  const ino_t old_lock = inode_of(sf.lock_path());
+  Child child = lock_holding_child(sf.lock_path(), true);
+  ASSERT_GT(child.pid, 0);
+  ASSERT_TRUE(wait_for([&] { return is_stopped(child.pid); }, 10));
+
+  auto u = sf.update([](State& s) {
+    s.last_sync_instance = "me";
+    return true;
+  });
+  ASSERT_TRUE(u.ok()) << u.error().message;
+  EXPECT_TRUE(u.value().written);
+  EXPECT_LT(u.value().lock_wait, 5.0) << "it waited for the lock timeout";
+  EXPECT_NE(inode_of(sf.lock_path()), old_lock) << "the lock file was not replaced";
+  EXPECT_EQ(sf.read().value().last_sync_instance, "me");
+  // The new generation serves the next update at once.
+  auto next = sf.update([](State&) { return true; });
+  ASSERT_TRUE(next.ok());
+  EXPECT_LT(next.value().lock_wait, 0.05);
+}
+
+TEST(StateFileTest, ARunningLockHolderStillEndsTheWaitAtTheLockTimeout) {
+  TempDir tmp;
+  fs::path file = tmp.path() / "s.json";
+  StateFile sf(file, StateFile::Options{1 << 20, 0.3}, nullptr);
+  ASSERT_TRUE(sf.update([](State&) { return true; }).ok());
+  const ino_t old_lock = inode_of(sf.lock_path());
+  Child child = lock_holding_child(sf.lock_path(), false);  // asleep, not stopped
+  ASSERT_GT(child.pid, 0);
+  auto u = sf.update([](State&) { return true; });
+  ASSERT_FALSE(u.ok());
+  EXPECT_EQ(u.error().kind, Error::Kind::lock_timeout);
+  EXPECT_EQ(inode_of(sf.lock_path()), old_lock) << "the lock of a running holder was replaced";
+}
+
+void stop_once() {
+  static bool stopped = false;
+  if (!stopped) {
+    stopped = true;
+    ::raise(SIGSTOP);
+  }
+}
+
+// The worst moment: a writer stopped with its write prepared, after its last
+// name check, just before the rename that publishes it. Another process moves
+// past it and writes; when it resumes, its stale write must not land. It
+// redoes its update on the newer state instead.
+TEST(StateFileTest, AWriterStoppedBeforeItsRenameCannotPublishWhenItResumes) {
+  TempDir tmp;
+  fs::path file = tmp.path() / "s.json";
+  StateFile sf(file, StateFile::Options{1 << 20, 10.0}, nullptr);
+  ASSERT_TRUE(sf.update([](State& s) {
+                  s.last_sync_time = 1;
+                  return true;
+                }).ok());
+  Child child{fork_child([&] {
+    set_before_publish_hook(stop_once);
+    StateFile mine(file, StateFile::Options{1 << 20, 10.0}, nullptr);
+    int runs = 0;
+    auto u = mine.update([&](State& s) {
+      ++runs;
+      s.extra["child"] = std::to_string(static_cast<int>(s.last_sync_time));
+      return true;
+    });
+    return u.ok() ? runs : 100;
+  })};
+  ASSERT_TRUE(wait_for([&] { return is_stopped(child.pid); }, 10));
+
+  auto u = sf.update([](State& s) {
+    s.last_sync_time = 2;
+    return true;
+  });
+  ASSERT_TRUE(u.ok()) << u.error().message;
+  ASSERT_EQ(::kill(child.pid, SIGCONT), 0);
+  const int runs = exit_code(child.pid);
+  child.pid = -1;
+  EXPECT_EQ(runs, 2) << "the resumed writer did not redo its update";
+  auto r = sf.read();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.value().last_sync_time, 2) << "the stale write was published";
+  EXPECT_EQ(r.value().extra["child"], "2");  // its redone update, on the newer state
+}
+
+// The writer above, stopped for longer than its lock timeout. The time it
+// spent stopped is no wait for the lock: when it resumes and finds the new
+// lock busy for a moment, it waits for it rather than timing out at once.
+TEST(StateFileTest, AFencedWriterGetsAFullLockWaitAfterItResumes) {
+  TempDir tmp;
+  fs::path file = tmp.path() / "s.json";
+  StateFile sf(file, StateFile::Options{1 << 20, 10.0}, nullptr);
+  ASSERT_TRUE(sf.update([](State&) { return true; }).ok());
+  const double child_timeout = 0.5;
+  Child child{fork_child([&] {
+    set_before_publish_hook(stop_once);
+    StateFile mine(file, StateFile::Options{1 << 20, child_timeout}, nullptr);
+    return mine.update([](State&) { return true; }).ok() ? 0 : 1;
+  })};
+  ASSERT_TRUE(wait_for([&] { return is_stopped(child.pid); }, 10));
+  const auto stopped_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(sf.update([](State&) { return true; }).ok());  // moves past it
+  // Stopped past its lock timeout; then it resumes with the lock busy.
+  std::this_thread::sleep_until(stopped_at + std::chrono::duration<double>(child_timeout * 2));
+  const int fd = ::open(sf.lock_path().c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX), 0);
+  ASSERT_EQ(::kill(child.pid, SIGCONT), 0);
+  std::this_thread::sleep_for(std::chrono::duration<double>(child_timeout / 2));
+  ::close(fd);
+  EXPECT_EQ(exit_code(child.pid), 0) << "the resumed writer timed out at once";
+  child.pid = -1;
 }
 
 }  // namespace
