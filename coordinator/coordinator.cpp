@@ -5,8 +5,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "coordinator/asio_environment.h"
-#include "coordinator/status_view.h"
-#include "coordinator/transitions.h"
+#include "coordinator/runtime.h"
 
 namespace himalaya::coordinator {
 
@@ -22,516 +21,301 @@ const char* to_string(Role role) {
   return "secondary";
 }
 
-namespace {
-
-enum class Lifecycle { created, running, stopped };
-// The first election decides whether this instance gets the start-up sync:
-// only if it found no live primary (it is the first of its fleet).
-enum class Startup { unknown, pending, decided };
-
-}  // namespace
-
-class Coordinator::Impl {
- public:
-  Impl(std::unique_ptr<Environment> env, Config config, Identity identity, Events events)
-      : env_(std::move(env)),
-        config_(std::move(config)),
-        identity_(std::move(identity)),
-        events_(std::move(events)),
-        tick_timer_(env_->make_timer()),
-        due_timer_(env_->make_timer()),
-        defer_timer_(env_->make_timer()) {}
-
-  std::unique_ptr<Environment> env_;
-  Config config_;
-  Identity identity_;
-  Events events_;
-  std::unique_ptr<Timer> tick_timer_;
-  std::unique_ptr<Timer> due_timer_;
-  std::unique_ptr<Timer> defer_timer_;  // a deferred appointment (evaluate())
-
-  Memory memory_;
-  Decision decision_;        // the last election's
-  SyncAnnouncer announcer_;  // which syncs of the fleet were announced
-  Lifecycle lifecycle_ = Lifecycle::created;
-  Role role_ = Role::secondary;
-  bool released_ = false;
-  Startup startup_ = Startup::unknown;
-  bool evaluation_posted_ = false;
-  std::optional<std::uint64_t> due_asked_;  // the heartbeat in which sync_due was fired
-  std::string problem_;                     // why this instance is Uncoordinated, if it is
-  double started_mono_ = 0;
-  double next_tick_ = 0;  // monotonic
-  std::uint64_t tick_count_ = 0;
-  std::optional<double> leaving_since_;  // monotonic
-  // The last_sync_time a secondary has noted "skipped as secondary" for.
-  double skip_noted_for_ = -1;
-  // This instance's own sync, and when it last started one.
-  std::optional<OwnSync> own_sync_;
-  double own_last_started_ = 0;
-  std::optional<double> own_last_boot_;
-
-  const Clock& clock() const { return env_->clock(); }
-  Self self() const {
-    return Self{identity_, config_.timings, env_->probe(), released_, own_sync_, own_last_started_};
+bool Coordinator::Impl::leaving() {
+  if (!leaving_since_ && config_.leaving && config_.leaving()) {
+    leaving_since_ = clock().monotonic();
   }
-  Uptime uptime() const {
-    return Uptime{clock().monotonic() - started_mono_, startup_ == Startup::pending};
-  }
-  bool coordinated() const { return config_.enabled && problem_.empty(); }
-  bool stopped() const { return lifecycle_ == Lifecycle::stopped; }
+  return leaving_since_.has_value();
+}
 
-  void debug(const std::string& text) const {
-    if (events_.debug) {
-      events_.debug(text);
-    }
-  }
-  void debug(const Notes& notes) const {
-    for (const std::string& n : notes) {
-      debug(n);
-    }
-  }
-  void announce(const std::vector<SyncEvent>& events) const {
-    for (const SyncEvent& e : events) {
-      if (events_.sync_event) {
-        events_.sync_event(e);
-      }
-    }
-  }
+// Every read-modify-write goes through here: the lock wait is
+// lock_timeout, or what is left of leave_lock_timeout once leaving. The
+// mutation runs settle() first, then `then` (may be empty).
+Result<StateStore::Update> Coordinator::Impl::update(
+    Step step, const std::function<bool(State&, const Self&)>& then) {
+  const Self me = self();
+  Notes notes;
+  // Once leaving, the waits of all updates share leave_lock_timeout: the
+  // time spent leaving before this wait, plus this wait (as the store
+  // measures it) from the moment leaving was first seen in it.
+  std::optional<std::pair<double, double>> leave_budget;  // (spent before, waited then)
+  auto result = env_->store().update(
+      [&](State& s) {
+        notes.clear();
+        const Now now = read_clocks(clock());
+        bool changed = settle(s, memory_, me, step, now, decision_, notes);
+        if (then) {
+          changed |= then(s, me);
+        }
+        return changed;
+      },
+      [&](double waited) {
+        if (!leaving()) {
+          return waited < config_.timings.lock_timeout;
+        }
+        if (!leave_budget) {
+          leave_budget.emplace(clock().monotonic() - *leaving_since_, waited);
+        }
+        return leave_budget->first + (waited - leave_budget->second) <
+               config_.timings.leave_lock_timeout;
+      });
+  debug(notes);
+  return result;
+}
 
-  bool leaving() {
-    if (!leaving_since_ && config_.leaving && config_.leaving()) {
-      leaving_since_ = clock().monotonic();
-    }
-    return leaving_since_.has_value();
+// Runs an update and takes its result (or degrades): true if it worked.
+bool Coordinator::Impl::commit(Step step, const std::function<bool(State&, const Self&)>& then) {
+  auto result = update(step, then);
+  if (!result) {
+    degrade(result.error());
+    return false;
   }
-
-  // Every read-modify-write goes through here: the lock wait is
-  // lock_timeout, or what is left of leave_lock_timeout once leaving. The
-  // mutation runs settle() first, then `then` (may be empty).
-  Result<StateStore::Update> update(Step step,
-                                    const std::function<bool(State&, const Self&)>& then = {}) {
-    const Self me = self();
-    Notes notes;
-    // Once leaving, the waits of all updates share leave_lock_timeout: the
-    // time spent leaving before this wait, plus this wait (as the store
-    // measures it) from the moment leaving was first seen in it.
-    std::optional<std::pair<double, double>> leave_budget;  // (spent before, waited then)
-    auto result = env_->store().update(
-        [&](State& s) {
-          notes.clear();
-          const Now now = read_clocks(clock());
-          bool changed = settle(s, memory_, me, step, now, decision_, notes);
-          if (then) {
-            changed |= then(s, me);
-          }
-          return changed;
-        },
-        [&](double waited) {
-          if (!leaving()) {
-            return waited < config_.timings.lock_timeout;
-          }
-          if (!leave_budget) {
-            leave_budget.emplace(clock().monotonic() - *leaving_since_, waited);
-          }
-          return leave_budget->first + (waited - leave_budget->second) <
-                 config_.timings.leave_lock_timeout;
-        });
-    debug(notes);
-    return result;
+  StateStore::Update& u = result.value();
+  if (u.moved_aside) {
+    warn("the state file was corrupt (" + u.corrupt_reason + "); moved it to " +
+         u.moved_aside->string() + " and started a new one");
   }
-
-  // Runs an update and takes its result (or degrades): true if it worked.
-  bool commit(Step step, const std::function<bool(State&, const Self&)>& then = {}) {
-    auto result = update(step, then);
-    if (!result) {
-      degrade(result.error());
-      return false;
-    }
-    StateStore::Update& u = result.value();
-    if (u.moved_aside) {
-      warn("the state file was corrupt (" + u.corrupt_reason + "); moved it to " +
-           u.moved_aside->string() + " and started a new one");
-    }
-    if (!problem_.empty()) {
-      debug("coordination restored: the state file is usable again");
-      problem_.clear();
-    }
-    if (!env_->doorbell_watched()) {
-      env_->watch_doorbell([this] { post_evaluate(); });
-    }
-    adopt(std::move(u.state));
-    if (u.written) {
-      env_->post([this] { env_->store().sync_directory(); });
-    }
-    return true;
+  if (!problem_.empty()) {
+    debug("coordination restored: the state file is usable again");
+    problem_.clear();
   }
-
-  void warn(const std::string& text) const {
-    if (events_.warning) {
-      events_.warning(text);
-    }
+  if (!env_->doorbell_watched()) {
+    env_->watch_doorbell([this] { post_evaluate(); });
   }
-
-  void evaluate(Step step) {
-    if (stopped()) {
-      return;
-    }
-    if (!config_.enabled) {
-      set_role(Role::uncoordinated);
-      arm_due();
-      return;
-    }
-    commit(step);
+  adopt(std::move(u.state));
+  if (u.written) {
+    env_->post([this] { env_->store().sync_directory(); });
   }
+  return true;
+}
 
-  // A wake-up (pidfd or doorbell). Most change nothing: judge a lockless
-  // read first, and take the lock only if a write is needed.
-  void on_wake() {
-    if (stopped() || !config_.enabled || !problem_.empty()) {
-      evaluate(Step::look);
-      return;
-    }
-    auto read = env_->store().read();
-    if (read) {
-      State copy = read.value();
-      Notes notes;
-      if (!settle(copy, memory_, self(), Step::look, read_clocks(clock()), decision_, notes)) {
-        adopt(std::move(read.value()));
-        return;
-      }
-      if (decision_.lease_changed && decision_.primary &&
-          *decision_.primary != identity_.instance_id && !defer_timer_->armed()) {
-        // Another instance is the successor and got the same wake-up: let
-        // it write, so the fleet does not queue on the lock. If it has not
-        // done so shortly, appoint it from here.
-        defer_timer_->arm(std::min(0.05, config_.timings.heartbeat_interval),
-                          [this] { evaluate(Step::look); });
-        return;
-      }
-    }
-    defer_timer_->cancel();
-    evaluate(Step::look);
+void Coordinator::Impl::evaluate(Step step) {
+  if (stopped()) {
+    return;
   }
-
-  void degrade(const Error& error) {
-    if (leaving()) {
-      // On the way out: nothing to fall back to. The others see this
-      // instance's process gone, or its heartbeat stop.
-      debug("leaving without updating the state file: " + error.message);
-      return;
-    }
-    if (problem_ != error.message) {
-      warn("sync coordination is not working (" + error.message +
-           "); this instance syncs on its own timer until the state file works again");
-    }
-    problem_ = error.message;
-    env_->watch_process(0, {});
+  if (!config_.enabled) {
     set_role(Role::uncoordinated);
     arm_due();
+    return;
   }
+  commit(step);
+}
 
-  // Takes a state as the truth: the view, events, role, the primary's pid
-  // watch, the due timer.
-  void adopt(State s) {
-    note_overtaken_skip(s);
-    memory_.view = std::move(s);
-    const State& view = *memory_.view;
-    announce(announcer_.observe(view));
-    // A look at the schedule, remembered even when nothing has synced yet
-    // (stamp 0): a stamp that is new at the next look was written after this
-    // one, whatever the writer's clock says (SyncClock).
-    const Now now = read_clocks(clock());
-    memory_.last_sync.since(view.last_sync_time, now.wall, now.boot);
-    const bool primary = view.primary && view.primary->instance_id == identity_.instance_id;
-    if (startup_ == Startup::unknown) {
-      startup_ = primary && decision_.lease_changed ? Startup::pending : Startup::decided;
-    }
-    if (decision_.lease_changed && decision_.primary) {
-      debug(decision_.previous
-                ? "failover: " + *decision_.primary + " replaces " + *decision_.previous + " (" +
-                      to_string(decision_.reason) + ")"
-                : *decision_.primary + " becomes primary (" + to_string(decision_.reason) + ")");
-    }
-    decision_ = Decision{};
-    set_role(primary ? Role::primary : Role::secondary);
-    watch_primary();
-    arm_due();
+// A wake-up (pidfd or doorbell). Most change nothing: judge a lockless
+// read first, and take the lock only if a write is needed.
+void Coordinator::Impl::on_wake() {
+  if (stopped() || !config_.enabled || !problem_.empty()) {
+    evaluate(Step::look);
+    return;
   }
-
-  // A secondary notes "skipped as secondary" at each fleet due time (SPEC
-  // §6), when its due timer fires. The primary's next sync can reach this
-  // instance first (a loaded machine may run its timer late): the decision
-  // for that due time is then noted here instead, once.
-  void note_overtaken_skip(const State& next) {
-    if (!memory_.view || role_ != Role::secondary) {
+  auto read = env_->store().read();
+  if (read) {
+    State copy = read.value();
+    Notes notes;
+    if (!settle(copy, memory_, self(), Step::look, read_clocks(clock()), decision_, notes)) {
+      adopt(std::move(read.value()));
       return;
     }
-    const double due_for = memory_.view->last_sync_time;
-    if (due_for <= 0 || next.last_sync_time == due_for || skip_noted_for_ == due_for ||
-        !next.primary || next.primary->instance_id == identity_.instance_id) {
+    if (decision_.lease_changed && decision_.primary &&
+        *decision_.primary != identity_.instance_id && !defer_timer_->armed()) {
+      // Another instance is the successor and got the same wake-up: let
+      // it write, so the fleet does not queue on the lock. If it has not
+      // done so shortly, appoint it from here.
+      defer_timer_->arm(std::min(0.05, config_.timings.heartbeat_interval),
+                        [this] { evaluate(Step::look); });
       return;
     }
-    // A sync long before the due time (a manual one) is not this decision.
-    const Now now = read_clocks(clock());
-    const double since = memory_.last_sync.peek(due_for, now.wall, now.boot);
-    if (since < config_.timings.interval - config_.timings.heartbeat_interval) {
-      return;
-    }
-    skip_noted_for_ = due_for;
-    debug("skipped as secondary: " + next.primary->instance_id + " is primary");
   }
+  defer_timer_->cancel();
+  evaluate(Step::look);
+}
 
-  void set_role(Role role) {
-    if (role == role_) {
-      return;
-    }
-    const Role before = role_;
-    role_ = role;
-    std::string text = std::string("role: ") + to_string(before) + " -> " + to_string(role);
-    if (role != Role::uncoordinated && memory_.view && memory_.view->primary) {
-      text += "; primary is " + memory_.view->primary->instance_id;
-    }
-    debug(text);
-    if (events_.role_changed) {
-      events_.role_changed(before, role);
-    }
+void Coordinator::Impl::degrade(const Error& error) {
+  if (leaving()) {
+    // On the way out: nothing to fall back to. The others see this
+    // instance's process gone, or its heartbeat stop.
+    debug("leaving without updating the state file: " + error.message);
+    return;
   }
-
-  // A secondary watches the primary's host process, when it is on this host
-  // and boot, to take over within milliseconds of its death.
-  void watch_primary() {
-    env_->watch_process(
-        role_ == Role::secondary ? primary_pid_here(*memory_.view, identity_.host) : 0,
-        [this] { post_evaluate(); });
+  if (problem_ != error.message) {
+    warn("sync coordination is not working (" + error.message +
+         "); this instance syncs on its own timer until the state file works again");
   }
+  problem_ = error.message;
+  env_->watch_process(0, {});
+  set_role(Role::uncoordinated);
+  arm_due();
+}
 
-  // Coalesces wake-ups: one evaluation however many events arrive at once.
-  void post_evaluate() {
-    if (evaluation_posted_ || stopped()) {
-      return;
-    }
-    evaluation_posted_ = true;
-    env_->post([this] {
-      evaluation_posted_ = false;
-      on_wake();
-    });
+// Takes a state as the truth: the view, events, role, the primary's pid
+// watch, the due timer.
+void Coordinator::Impl::adopt(State s) {
+  note_overtaken_skip(s);
+  memory_.view = std::move(s);
+  const State& view = *memory_.view;
+  announce(announcer_.observe(view));
+  // A look at the schedule, remembered even when nothing has synced yet
+  // (stamp 0): a stamp that is new at the next look was written after this
+  // one, whatever the writer's clock says (SyncClock).
+  const Now now = read_clocks(clock());
+  memory_.last_sync.since(view.last_sync_time, now.wall, now.boot);
+  const bool primary = view.primary && view.primary->instance_id == identity_.instance_id;
+  if (startup_ == Startup::unknown) {
+    startup_ = primary && decision_.lease_changed ? Startup::pending : Startup::decided;
   }
-
-  void arm_tick() {
-    const double now = clock().monotonic();
-    next_tick_ += config_.timings.heartbeat_interval;
-    if (next_tick_ < now) {  // fell behind (stopped, or the machine was busy): no catch-up burst
-      next_tick_ = now + config_.timings.heartbeat_interval;
-    }
-    tick_timer_->arm(next_tick_ - now, [this] {
-      ++tick_count_;
-      evaluate(Step::heartbeat);
-      arm_tick();
-    });
+  if (decision_.lease_changed && decision_.primary) {
+    debug(decision_.previous
+              ? "failover: " + *decision_.primary + " replaces " + *decision_.previous + " (" +
+                    to_string(decision_.reason) + ")"
+              : *decision_.primary + " becomes primary (" + to_string(decision_.reason) + ")");
   }
+  decision_ = Decision{};
+  set_role(primary ? Role::primary : Role::secondary);
+  watch_primary();
+  arm_due();
+}
 
-  Due due_check() {
-    if (!config_.auto_sync || own_sync_ || stopped()) {
-      return Due{};
-    }
-    const Now now = read_clocks(clock());
-    if (!coordinated()) {
-      return next_due_alone(memory_, self(), own_last_boot_, uptime(), now);
-    }
-    if (!memory_.view) {
-      return Due{};
-    }
-    return next_due(memory_, self(), may_sync_automatically(*memory_.view, identity_.instance_id),
-                    uptime(), now);
+// A secondary notes "skipped as secondary" at each fleet due time (SPEC
+// §6), when its due timer fires. The primary's next sync can reach this
+// instance first (a loaded machine may run its timer late): the decision
+// for that due time is then noted here instead, once.
+void Coordinator::Impl::note_overtaken_skip(const State& next) {
+  if (!memory_.view || role_ != Role::secondary) {
+    return;
   }
-
-  void arm_due() {
-    due_timer_->cancel();
-    if (stopped()) {
-      return;
-    }
-    const Due due = due_check();
-    if (due.startup_decided && !due.now) {
-      startup_ = Startup::decided;
-      debug("no start-up sync: the last sync is within the cooldown");
-    }
-    if (due.now || due.wait >= 0) {
-      due_timer_->arm(due.now ? 0 : due.wait, [this] { on_due_timer(); });
-    }
+  const double due_for = memory_.view->last_sync_time;
+  if (due_for <= 0 || next.last_sync_time == due_for || skip_noted_for_ == due_for ||
+      !next.primary || next.primary->instance_id == identity_.instance_id) {
+    return;
   }
-
-  void on_due_timer() {
-    if (coordinated()) {
-      // Check against the file as it is now: a primary that was stopped and
-      // lost the role steps down here instead of asking for a sync. A file
-      // that is gone (created == 0) says nothing about roles: keep the last
-      // view, which the next update rebuilds the file from.
-      auto read = env_->store().read();
-      if (read && read.value().created != 0) {
-        memory_.seen.observe(read.value(), clock().monotonic());
-        decision_ = Decision{};
-        note_overtaken_skip(read.value());
-        memory_.view = std::move(read.value());
-        announce(announcer_.observe(*memory_.view));
-        const bool primary =
-            memory_.view->primary && memory_.view->primary->instance_id == identity_.instance_id;
-        set_role(primary ? Role::primary : Role::secondary);
-        watch_primary();
-      }
-    }
-    const Due due = due_check();
-    if (!due.now) {
-      if (!due.reason.empty()) {
-        if (role_ == Role::secondary && memory_.view) {
-          skip_noted_for_ = memory_.view->last_sync_time;
-        }
-        debug(due.reason);
-      }
-      arm_due();
-      return;
-    }
-    if (due_asked_ == tick_count_) {
-      return;  // asked already; the next heartbeat asks again
-    }
-    due_asked_ = tick_count_;
-    debug("sync due: " + due.reason);
-    if (events_.sync_due) {
-      events_.sync_due();
-    }
+  // A sync long before the due time (a manual one) is not this decision.
+  const Now now = read_clocks(clock());
+  const double since = memory_.last_sync.peek(due_for, now.wall, now.boot);
+  if (since < config_.timings.interval - config_.timings.heartbeat_interval) {
+    return;
   }
+  skip_noted_for_ = due_for;
+  debug("skipped as secondary: " + next.primary->instance_id + " is primary");
+}
 
-  Coordinator::SyncGrant begin_sync(SyncTrigger trigger) {
-    if (stopped()) {
-      return {false, "the coordinator is stopped"};
-    }
-    if (own_sync_) {
-      return {false, "a sync of this instance is already running"};
-    }
-    if (leaving()) {
-      return {false, "this instance is leaving"};
-    }
-    const bool manual = trigger == SyncTrigger::manual;
-    Grant grant{true, manual ? "manual sync" : "uncoordinated sync"};
-    std::optional<double> recorded;
-    if (config_.enabled) {
-      const bool ok = commit(Step::look, [&](State& s, const Self& me) {
-        const Now now = read_clocks(clock());
-        grant = grant_sync(s, memory_, me, trigger, uptime(), now);
-        recorded = grant.granted ? std::optional<double>(now.wall) : std::nullopt;
-        return grant.granted;
-      });
-      if (!ok) {
-        recorded.reset();
-        grant = leaving()
-                    ? Grant{false, "this instance is leaving"}
-                    : Grant{true, manual ? "manual sync (uncoordinated)" : "uncoordinated sync"};
-      }
-    }
-    if (!grant.granted) {
-      debug("sync not started: " + grant.reason);
-      return {false, grant.reason};
-    }
-    own_sync_ = OwnSync{recorded.value_or(clock().wall()), trigger};
-    own_last_started_ = own_sync_->started;
-    own_last_boot_ = clock().boottime();
-    startup_ = Startup::decided;
-    due_timer_->cancel();
-    debug("sync started: " + grant.reason);
-    if (!recorded) {
-      SyncRecord mine{identity_.instance_id, own_sync_->started, identity_.host_pid};
-      mine.trigger = trigger;
-      announce(announcer_.local_started(mine));
-    }
-    return {true, grant.reason};
+void Coordinator::Impl::set_role(Role role) {
+  if (role == role_) {
+    return;
   }
-
-  void sync_process_started(int pid) {
-    if (!own_sync_ || !coordinated() || pid <= 0) {
-      return;
-    }
-    auto ticks = env_->probe().start_ticks(pid);
-    if (!ticks) {
-      return;  // already exited: the end is about to be recorded anyway
-    }
-    commit(Step::look,
-           [&](State& s, const Self& me) { return record_sync_process(s, me, pid, *ticks); });
+  const Role before = role_;
+  role_ = role;
+  std::string text = std::string("role: ") + to_string(before) + " -> " + to_string(role);
+  if (role != Role::uncoordinated && memory_.view && memory_.view->primary) {
+    text += "; primary is " + memory_.view->primary->instance_id;
   }
-
-  void end_sync(SyncOutcome outcome, const std::string& message) {
-    if (!own_sync_) {
-      return;
-    }
-    const SyncResult mine{
-        identity_.instance_id, own_sync_->started, clock().wall(), outcome, message,
-        own_sync_->trigger};
-    own_sync_.reset();
-    if (config_.enabled) {
-      commit(Step::look, [&](State& s, const Self& me) { return record_sync_end(s, me, mine); });
-    } else {
-      arm_due();
-    }
-    announce(announcer_.local_done(mine));  // nothing if the file's view announced it
-    debug(std::string("sync ended: ") + to_string(outcome) +
-          (message.empty() ? "" : " (" + message + ")"));
+  debug(text);
+  if (events_.role_changed) {
+    events_.role_changed(before, role);
   }
+}
 
-  void start() {
-    if (lifecycle_ != Lifecycle::created) {
-      return;
-    }
-    lifecycle_ = Lifecycle::running;
-    started_mono_ = clock().monotonic();
-    next_tick_ = started_mono_;
+// A secondary watches the primary's host process, when it is on this host
+// and boot, to take over within milliseconds of its death.
+void Coordinator::Impl::watch_primary() {
+  env_->watch_process(
+      role_ == Role::secondary ? primary_pid_here(*memory_.view, identity_.host) : 0,
+      [this] { post_evaluate(); });
+}
+
+// Coalesces wake-ups: one evaluation however many events arrive at once.
+void Coordinator::Impl::post_evaluate() {
+  if (evaluation_posted_ || stopped()) {
+    return;
+  }
+  evaluation_posted_ = true;
+  env_->post([this] {
+    evaluation_posted_ = false;
+    on_wake();
+  });
+}
+
+void Coordinator::Impl::arm_tick() {
+  const double now = clock().monotonic();
+  next_tick_ += config_.timings.heartbeat_interval;
+  if (next_tick_ < now) {  // fell behind (stopped, or the machine was busy): no catch-up burst
+    next_tick_ = now + config_.timings.heartbeat_interval;
+  }
+  tick_timer_->arm(next_tick_ - now, [this] {
+    ++tick_count_;
     evaluate(Step::heartbeat);
     arm_tick();
-  }
+  });
+}
 
-  void stop() {
-    if (stopped()) {
-      return;
+Due Coordinator::Impl::due_check() {
+  if (!config_.auto_sync || own_sync_ || stopped()) {
+    return Due{};
+  }
+  const Now now = read_clocks(clock());
+  if (!coordinated()) {
+    return next_due_alone(memory_, self(), own_last_boot_, uptime(), now);
+  }
+  if (!memory_.view) {
+    return Due{};
+  }
+  return next_due(memory_, self(), may_sync_automatically(*memory_.view, identity_.instance_id),
+                  uptime(), now);
+}
+
+void Coordinator::Impl::arm_due() {
+  due_timer_->cancel();
+  if (stopped()) {
+    return;
+  }
+  const Due due = due_check();
+  if (due.startup_decided && !due.now) {
+    startup_ = Startup::decided;
+    debug("no start-up sync: the last sync is within the cooldown");
+  }
+  if (due.now || due.wait >= 0) {
+    due_timer_->arm(due.now ? 0 : due.wait, [this] { on_due_timer(); });
+  }
+}
+
+void Coordinator::Impl::on_due_timer() {
+  if (coordinated()) {
+    // Check against the file as it is now: a primary that was stopped and
+    // lost the role steps down here instead of asking for a sync. A file
+    // that is gone (created == 0) says nothing about roles: keep the last
+    // view, which the next update rebuilds the file from.
+    auto read = env_->store().read();
+    if (read && read.value().created != 0) {
+      memory_.seen.observe(read.value(), clock().monotonic());
+      decision_ = Decision{};
+      note_overtaken_skip(read.value());
+      memory_.view = std::move(read.value());
+      announce(announcer_.observe(*memory_.view));
+      const bool primary =
+          memory_.view->primary && memory_.view->primary->instance_id == identity_.instance_id;
+      set_role(primary ? Role::primary : Role::secondary);
+      watch_primary();
     }
-    leaving_since_ = leaving_since_.value_or(clock().monotonic());
-    if (own_sync_) {
-      end_sync(SyncOutcome::cancelled, "the instance exited");
-    }
-    if (lifecycle_ == Lifecycle::running && coordinated()) {
-      released_ = true;
-      evaluate(Step::leave);
-    }
-    lifecycle_ = Lifecycle::stopped;
-    tick_timer_->cancel();
-    due_timer_->cancel();
-    defer_timer_->cancel();
-    env_->cancel_watches();
-    if (role_ == Role::primary) {
-      role_ = Role::secondary;
-      if (events_.role_changed) {
-        events_.role_changed(Role::primary, role_);
+  }
+  const Due due = due_check();
+  if (!due.now) {
+    if (!due.reason.empty()) {
+      if (role_ == Role::secondary && memory_.view) {
+        skip_noted_for_ = memory_.view->last_sync_time;
       }
+      debug(due.reason);
     }
+    arm_due();
+    return;
   }
-
-  void set_released(bool released) {
-    if (stopped() || released_ == released) {
-      return;
-    }
-    released_ = released;
-    evaluate(released ? Step::look : Step::heartbeat);
+  if (due_asked_ == tick_count_) {
+    return;  // asked already; the next heartbeat asks again
   }
-
-  Status status() const {
-    StatusInputs in{identity_,
-                    config_,
-                    role_,
-                    problem_,
-                    config_.enabled && memory_.view ? &*memory_.view : nullptr,
-                    memory_,
-                    own_sync_,
-                    own_last_boot_};
-    return make_status(in, read_clocks(clock()));
+  due_asked_ = tick_count_;
+  debug("sync due: " + due.reason);
+  if (events_.sync_due) {
+    events_.sync_due();
   }
-};
+}
 
 Coordinator::Coordinator(boost::asio::io_context& io, Config config, Identity identity,
                          std::shared_ptr<const Clock> clock, Events events) {

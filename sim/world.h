@@ -13,9 +13,11 @@
 //
 // The store: one State, changed by update() atomically (the mutation sees the
 // latest state, its result is what the next reader sees), as the flock'd file
-// is. A stalled lock holder (the machine descheduled it inside its update)
+// is. A stalled lock holder (running, but descheduled inside its update)
 // makes every other update within the stall fail with lock_timeout when the
-// stall outlasts lock_timeout. The doorbell rings when the lease holder or the
+// stall outlasts lock_timeout. (A holder SIGSTOPped inside its update is moved
+// past by the waiters, coordinator/lock_holder.h: to the fleet that is an
+// update that never happened, which is what a stop between events is here.) The doorbell rings when the lease holder or the
 // sync record changes (DoorbellFacts), as StateFile's does.
 //
 // Everything is deterministic: ties in time run in the order they were

@@ -63,7 +63,10 @@ TEST(SimulatorTest, ReplayCommandNamesTheSeedAndOptions) {
   o.instances = 20;
   o.days = 7;
   o.faults = false;
-  EXPECT_EQ(replay_command(o), "coord-sim --seed 1234 --instances 20 --days 7 --no-faults");
+  o.manual_per_day = 0;
+  EXPECT_EQ(replay_command(o),
+            "coord-sim --seed 1234 --instances 20 --days 7 --no-faults --mail-per-hour 6 "
+            "--manual-per-day 0");
 }
 
 }  // namespace

@@ -1,0 +1,136 @@
+// The coordinator runtime's state and steps (coordinator.h's Impl), shared by
+// coordinator.cpp (evaluations, adopt, timers, watches) and
+// coordinator_sync.cpp (this instance's syncs, start, stop, status). Every
+// decision is a transition (transitions.h) run inside StateStore::update().
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "coordinator/coordinator.h"
+#include "coordinator/transitions.h"
+
+namespace himalaya::coordinator {
+
+enum class Lifecycle { created, running, stopped };
+// The first election decides whether this instance gets the start-up sync:
+// only if it found no live primary (it is the first of its fleet).
+enum class Startup { unknown, pending, decided };
+
+class Coordinator::Impl {
+ public:
+  Impl(std::unique_ptr<Environment> env, Config config, Identity identity, Events events)
+      : env_(std::move(env)),
+        config_(std::move(config)),
+        identity_(std::move(identity)),
+        events_(std::move(events)),
+        tick_timer_(env_->make_timer()),
+        due_timer_(env_->make_timer()),
+        defer_timer_(env_->make_timer()) {}
+
+  std::unique_ptr<Environment> env_;
+  Config config_;
+  Identity identity_;
+  Events events_;
+  std::unique_ptr<Timer> tick_timer_;
+  std::unique_ptr<Timer> due_timer_;
+  std::unique_ptr<Timer> defer_timer_;  // a deferred appointment (evaluate())
+
+  Memory memory_;
+  Decision decision_;        // the last election's
+  SyncAnnouncer announcer_;  // which syncs of the fleet were announced
+  Lifecycle lifecycle_ = Lifecycle::created;
+  Role role_ = Role::secondary;
+  bool released_ = false;
+  Startup startup_ = Startup::unknown;
+  bool evaluation_posted_ = false;
+  std::optional<std::uint64_t> due_asked_;  // the heartbeat in which sync_due was fired
+  std::string problem_;                     // why this instance is Uncoordinated, if it is
+  double started_mono_ = 0;
+  double next_tick_ = 0;  // monotonic
+  std::uint64_t tick_count_ = 0;
+  std::optional<double> leaving_since_;  // monotonic
+  // The last_sync_time a secondary has noted "skipped as secondary" for.
+  double skip_noted_for_ = -1;
+  // This instance's own sync, and when it last started one.
+  std::optional<OwnSync> own_sync_;
+  double own_last_started_ = 0;
+  std::optional<double> own_last_boot_;
+
+  const Clock& clock() const { return env_->clock(); }
+  bool coordinated() const { return config_.enabled && problem_.empty(); }
+  bool stopped() const { return lifecycle_ == Lifecycle::stopped; }
+
+  Self self() const {
+    return Self{identity_, config_.timings, env_->probe(), released_, own_sync_, own_last_started_};
+  }
+  Uptime uptime() const {
+    return Uptime{clock().monotonic() - started_mono_, startup_ == Startup::pending};
+  }
+  void debug(const std::string& text) const {
+    if (events_.debug) {
+      events_.debug(text);
+    }
+  }
+  void debug(const Notes& notes) const {
+    for (const std::string& n : notes) {
+      debug(n);
+    }
+  }
+  void announce(const std::vector<SyncEvent>& events) const {
+    for (const SyncEvent& e : events) {
+      if (events_.sync_event) {
+        events_.sync_event(e);
+      }
+    }
+  }
+  bool leaving();
+  // Every read-modify-write goes through here: the lock wait is
+  // lock_timeout, or what is left of leave_lock_timeout once leaving. The
+  // mutation runs settle() first, then `then` (may be empty).
+  Result<StateStore::Update> update(Step step,
+                                    const std::function<bool(State&, const Self&)>& then = {});
+  // Runs an update and takes its result (or degrades): true if it worked.
+  bool commit(Step step, const std::function<bool(State&, const Self&)>& then = {});
+  void warn(const std::string& text) const {
+    if (events_.warning) {
+      events_.warning(text);
+    }
+  }
+  void evaluate(Step step);
+  // A wake-up (pidfd or doorbell). Most change nothing: judge a lockless
+  // read first, and take the lock only if a write is needed.
+  void on_wake();
+  void degrade(const Error& error);
+  // Takes a state as the truth: the view, events, role, the primary's pid
+  // watch, the due timer.
+  void adopt(State s);
+  // A secondary notes "skipped as secondary" at each fleet due time (SPEC
+  // §6), when its due timer fires. The primary's next sync can reach this
+  // instance first (a loaded machine may run its timer late): the decision
+  // for that due time is then noted here instead, once.
+  void note_overtaken_skip(const State& next);
+  void set_role(Role role);
+  // A secondary watches the primary's host process, when it is on this host
+  // and boot, to take over within milliseconds of its death.
+  void watch_primary();
+  // Coalesces wake-ups: one evaluation however many events arrive at once.
+  void post_evaluate();
+  void arm_tick();
+  Due due_check();
+  void arm_due();
+  void on_due_timer();
+  Coordinator::SyncGrant begin_sync(SyncTrigger trigger);
+  void sync_process_started(int pid);
+  void end_sync(SyncOutcome outcome, const std::string& message);
+  void start();
+  void stop();
+  void set_released(bool released);
+  Status status() const;
+};
+
+}  // namespace himalaya::coordinator
