@@ -168,6 +168,18 @@ void World::run_until(double until) {
   mono_ = std::max(mono_, until);
 }
 
+bool World::step(double until) {
+  if (queue_.empty() || queue_.top().at > until) {
+    mono_ = std::max(mono_, until);
+    return false;
+  }
+  Event e = queue_.top();
+  queue_.pop();
+  mono_ = std::max(mono_, e.at);
+  dispatch(e);
+  return true;
+}
+
 void World::dispatch(Event& e) {
   if (!*e.live) {
     return;
@@ -294,16 +306,7 @@ hc::Result<hc::StateStore::Update> World::update(int writer,
     state_ = u.state;
     ++writes_;
     if (hc::doorbell_facts(state_) != before) {
-      for (auto& [owner, ring] : doorbell_) {
-        if (*ring.first) {
-          Handle h = ring.first;
-          at(mono_, owner, [h, fn = ring.second] {
-            if (*h) {
-              fn();
-            }
-          });
-        }
-      }
+      ring_doorbell();
     }
   }
   return u;
@@ -313,6 +316,19 @@ void World::stall_lock(int holder, double seconds, double lock_timeout) {
   stalled_holder_ = holder;
   stall_until_ = mono_ + seconds;
   stall_fails_waiters_ = seconds > lock_timeout;
+}
+
+void World::ring_doorbell() {
+  for (auto& [owner, ring] : doorbell_) {
+    if (*ring.first) {
+      Handle h = ring.first;
+      at(mono_, owner, [h, fn = ring.second] {
+        if (*h) {
+          fn();
+        }
+      });
+    }
+  }
 }
 
 World::Handle World::watch_doorbell(int owner, std::function<void()> on_ring) {

@@ -17,8 +17,8 @@
 // makes every other update within the stall fail with lock_timeout when the
 // stall outlasts lock_timeout. (A holder SIGSTOPped inside its update is moved
 // past by the waiters, coordinator/lock_holder.h: to the fleet that is an
-// update that never happened, which is what a stop between events is here.) The doorbell rings when the lease holder or the
-// sync record changes (DoorbellFacts), as StateFile's does.
+// update that never happened, which is what a stop between events is here.) The doorbell rings when
+// the lease holder or the sync record changes (DoorbellFacts), as StateFile's does.
 //
 // Everything is deterministic: ties in time run in the order they were
 // scheduled.
@@ -68,6 +68,9 @@ class World {
   static void cancel(const Handle& handle);
   // Runs events until the queue is empty or the next one is later than `until`.
   void run_until(double until);
+  // Runs the next event if it is due by `until` (else moves the clock to
+  // `until`); false when there was none.
+  bool step(double until);
   std::uint64_t events_run() const { return events_run_; }
 
   // Processes.
@@ -88,6 +91,8 @@ class World {
   hc::Result<hc::State> read() const { return state_; }
   void stall_lock(int holder, double seconds, double lock_timeout);
   Handle watch_doorbell(int owner, std::function<void()> on_ring);
+  // Rings it for every watcher (update() does, for its own writes).
+  void ring_doorbell();
   std::uint64_t writes() const { return writes_; }
 
   // An Environment for the host process `pid`.

@@ -1,5 +1,6 @@
 // The runtime in one process (testing::RuntimeTest, runtime_fixture.h): real
-// io_context, real files, real (scaled) time.
+// files, virtual time. LeavingTest alone measures real time: the StateFile's
+// bounded wait for a lock another process holds is what it is about.
 #include "coordinator/coordinator.h"
 
 #include <fcntl.h>
@@ -16,7 +17,6 @@
 
 #include "coordinator/state_file.h"
 #include "recorder.h"
-#include "run_loop.h"
 #include "runtime_fixture.h"
 #include "test_support.h"
 
@@ -26,8 +26,6 @@ namespace {
 namespace fs = std::filesystem;
 using testing::any_contains;
 using testing::Recorder;
-using testing::run_for;
-using testing::run_until;
 using testing::spit;
 using testing::steady_seconds;
 using testing::TempDir;
@@ -56,7 +54,7 @@ TEST_F(CoordinatorTest, HeartbeatsRefreshLeaseAndRecord) {
   auto a = make("nvim_1_1", rec, config(), 1);
   a->start();
   double hb = file_state().primary->last_heartbeat;
-  ASSERT_TRUE(run_until(io_, [&] { return file_state().primary->last_heartbeat > hb; }));
+  ASSERT_TRUE(run_until([&] { return file_state().primary->last_heartbeat > hb; }));
   EXPECT_GT(file_state().instances.at("nvim_1_1").last_heartbeat, hb);
 }
 
@@ -68,12 +66,10 @@ TEST_F(CoordinatorTest, SecondInstanceIsSecondaryAndTakesOverAtOnceOnStop) {
   b->start();
   EXPECT_EQ(a->role(), Role::primary);
   EXPECT_EQ(b->role(), Role::secondary);
-  auto t0 = std::chrono::steady_clock::now();
+  const double t0 = now();
   a->stop();
-  ASSERT_TRUE(run_until(
-      io_, [&] { return b->role() == Role::primary; }, 5));
-  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  EXPECT_LT(took, 0.5);  // the doorbell, not the takeover threshold
+  ASSERT_TRUE(run_until([&] { return b->role() == Role::primary; }, 5));
+  EXPECT_LT(now() - t0, 0.01);  // the doorbell, not the heartbeat or the takeover threshold
   EXPECT_EQ(file_state().primary->instance_id, "nvim_2_2");
   EXPECT_EQ(file_state().instances.count("nvim_1_1"), 0u);
 }
@@ -86,16 +82,14 @@ TEST_F(CoordinatorTest, ReleaseHandsOverAndResumeDoesNotTakeBack) {
   b->start();
   a->release();
   EXPECT_EQ(a->role(), Role::secondary);
-  ASSERT_TRUE(run_until(
-      io_, [&] { return b->role() == Role::primary; }, 5));
+  ASSERT_TRUE(run_until([&] { return b->role() == Role::primary; }, 5));
   a->resume();
-  run_for(io_, 0.3);
+  run_for(0.3);
   EXPECT_EQ(a->role(), Role::secondary);
   EXPECT_EQ(b->role(), Role::primary);
   // The only instance releasing leaves the lease vacant; others take it.
   b->release();
-  ASSERT_TRUE(run_until(
-      io_, [&] { return a->role() == Role::primary; }, 5));
+  ASSERT_TRUE(run_until([&] { return a->role() == Role::primary; }, 5));
 }
 
 TEST_F(CoordinatorTest, ReleasedOnlyInstanceContendsAgainOnResume) {
@@ -117,8 +111,7 @@ TEST_F(CoordinatorTest, StartupSyncIsDueAfterTheDelayAndRecorded) {
     EXPECT_TRUE(g.granted) << g.reason;
   };
   a->start();
-  ASSERT_TRUE(run_until(
-      io_, [&] { return ra.sync_due == 1; }, 5));
+  ASSERT_TRUE(run_until([&] { return ra.sync_due == 1; }, 5));
   State s = file_state();
   ASSERT_TRUE(s.running_sync);
   EXPECT_EQ(s.running_sync->instance_id, "nvim_1_1");
@@ -131,7 +124,7 @@ TEST_F(CoordinatorTest, StartupSyncIsDueAfterTheDelayAndRecorded) {
   EXPECT_EQ(s.last_result->outcome, SyncOutcome::failed);
   EXPECT_EQ(s.last_result->message, "offline");
   // Cooldown: nothing more for a while.
-  run_for(io_, 0.3);
+  run_for(0.3);
   EXPECT_EQ(ra.sync_due, 1);
   EXPECT_GT(a->status().cooldown_remaining, 29);
 }
@@ -150,7 +143,7 @@ TEST_F(CoordinatorTest, ManualSyncIgnoresRoleAndCooldownButNotARunningSync) {
   EXPECT_NE(denied.reason.find("already running"), std::string::npos);
   EXPECT_FALSE(a->begin_sync(SyncTrigger::automatic).granted);
   b->end_sync(SyncOutcome::ok, "");
-  run_for(io_, 0.1);  // past the start-up delay
+  run_for(0.1);  // past the start-up delay
   auto cooled = a->begin_sync(SyncTrigger::automatic);
   EXPECT_FALSE(cooled.granted);
   EXPECT_NE(cooled.reason.find("cooldown"), std::string::npos);
@@ -179,12 +172,11 @@ TEST_F(CoordinatorTest, EverySyncDecisionIsReported) {
   b->start();
   ASSERT_EQ(a->role(), Role::primary);
   ASSERT_EQ(b->role(), Role::secondary);
-  ASSERT_TRUE(run_until(
-      io_, [&] { return syncs == 2; }, 10));
+  ASSERT_TRUE(run_until([&] { return syncs == 2; }, 10));
   EXPECT_TRUE(any_contains(ra.debugs, "sync started: ")) << ::testing::PrintToString(ra.debugs);
   // The secondary notes its decision when the fleet's sync comes due.
   ASSERT_TRUE(run_until(
-      io_, [&] { return any_contains(rb.debugs, "skipped as secondary: nvim_1_1 is primary"); }, 5))
+      [&] { return any_contains(rb.debugs, "skipped as secondary: nvim_1_1 is primary"); }, 5))
       << ::testing::PrintToString(rb.debugs);
   EXPECT_EQ(rb.sync_due, 0);
 
@@ -223,16 +215,13 @@ TEST_F(CoordinatorTest, TakeoverKeepsTheScheduleAndAddsNoSync) {
   };
   a->start();
   b->start();
-  ASSERT_TRUE(run_until(
-      io_, [&] { return ra.sync_due == 1; }, 5));
+  ASSERT_TRUE(run_until([&] { return ra.sync_due == 1; }, 5));
   const double last = file_state().last_sync_time;
-  run_for(io_, 0.2);
+  run_for(0.2);
   a->stop();
-  ASSERT_TRUE(run_until(
-      io_, [&] { return b->role() == Role::primary; }, 5));
+  ASSERT_TRUE(run_until([&] { return b->role() == Role::primary; }, 5));
   EXPECT_EQ(rb.sync_due, 0);  // no sync on takeover
-  ASSERT_TRUE(run_until(
-      io_, [&] { return rb.sync_due == 1; }, 5));
+  ASSERT_TRUE(run_until([&] { return rb.sync_due == 1; }, 5));
   State s = file_state();
   EXPECT_EQ(s.last_sync_instance, "nvim_2_2");
   EXPECT_GE(s.last_sync_time - last, 0.95);  // at last + interval, not before
@@ -254,14 +243,12 @@ TEST_F(CoordinatorTest, UnusableFileDegradesOnceAndRecovers) {
   };
   a->start();
   EXPECT_EQ(a->role(), Role::uncoordinated);
-  ASSERT_TRUE(run_until(
-      io_, [&] { return ra.sync_due >= 3; }, 5));  // syncs on its own timer
-  ASSERT_EQ(ra.warnings.size(), 1u);               // said once, though retried every heartbeat
+  ASSERT_TRUE(run_until([&] { return ra.sync_due >= 3; }, 5));  // syncs on its own timer
+  ASSERT_EQ(ra.warnings.size(), 1u);  // said once, though retried every heartbeat
   EXPECT_NE(ra.warnings[0].find("symbolic link"), std::string::npos);
   EXPECT_FALSE(a->status().problem.empty());
   fs::remove(c.state_file);
-  ASSERT_TRUE(run_until(
-      io_, [&] { return a->role() == Role::primary; }, 5));
+  ASSERT_TRUE(run_until([&] { return a->role() == Role::primary; }, 5));
   EXPECT_EQ(ra.warnings.size(), 1u);
   EXPECT_TRUE(a->status().problem.empty());
   EXPECT_EQ(file_state().primary->instance_id, "nvim_1_1");
@@ -277,14 +264,12 @@ TEST_F(CoordinatorTest, ForeignOwnerDegradesAndRecovers) {
   a->start();
   ASSERT_EQ(a->role(), Role::primary);
   ASSERT_EQ(::chown(c.state_file.c_str(), 65534, 65534), 0);
-  ASSERT_TRUE(run_until(
-      io_, [&] { return a->role() == Role::uncoordinated; }, 5));
-  run_for(io_, 0.3);
+  ASSERT_TRUE(run_until([&] { return a->role() == Role::uncoordinated; }, 5));
+  run_for(0.3);
   ASSERT_EQ(ra.warnings.size(), 1u);
   EXPECT_NE(ra.warnings[0].find("owned by uid 65534"), std::string::npos);
   ASSERT_EQ(::chown(c.state_file.c_str(), 0, 0), 0);
-  ASSERT_TRUE(run_until(
-      io_, [&] { return a->role() == Role::primary; }, 5));
+  ASSERT_TRUE(run_until([&] { return a->role() == Role::primary; }, 5));
 }
 
 // SPEC §5: no automatic sync within sync_cooldown of the last one's start.
@@ -306,7 +291,7 @@ TEST_F(CoordinatorTest, SecondaryGoingUncoordinatedKeepsTheFleetsCooldown) {
   double b_first_sync_wall = 0;
   rb.on_due = [&] {
     if (b_first_sync_wall == 0) {
-      b_first_sync_wall = SystemClock{}.wall();
+      b_first_sync_wall = world_.clock().wall();
     }
     if (b->begin_sync(SyncTrigger::automatic).granted) {
       b->end_sync(SyncOutcome::ok, "");
@@ -316,18 +301,15 @@ TEST_F(CoordinatorTest, SecondaryGoingUncoordinatedKeepsTheFleetsCooldown) {
   b->start();
   ASSERT_EQ(a->role(), Role::primary);
   ASSERT_EQ(b->role(), Role::secondary);
-  ASSERT_TRUE(run_until(
-      io_, [&] { return ra.sync_due == 1; }, 5));
-  run_for(io_, 0.2);  // b reads the file with the sync on its next heartbeat
+  ASSERT_TRUE(run_until([&] { return ra.sync_due == 1; }, 5));
+  run_for(0.2);  // b reads the file with the sync on its next heartbeat
   const double last = file_state().last_sync_time;
   ASSERT_GT(last, 0);
   // The file becomes unusable for both: a symlink is refused.
   fs::rename(c.state_file, tmp_.path() / "elsewhere.json");
   fs::create_symlink(tmp_.path() / "elsewhere.json", c.state_file);
-  ASSERT_TRUE(run_until(
-      io_, [&] { return b->role() == Role::uncoordinated; }, 5));
-  ASSERT_TRUE(run_until(
-      io_, [&] { return rb.sync_due >= 1; }, 5));
+  ASSERT_TRUE(run_until([&] { return b->role() == Role::uncoordinated; }, 5));
+  ASSERT_TRUE(run_until([&] { return rb.sync_due >= 1; }, 5));
   EXPECT_GE(b_first_sync_wall - last, c.timings.sync_cooldown - 0.05)
       << "b synced " << b_first_sync_wall - last << " s after the fleet's last sync";
   a->stop();
@@ -346,8 +328,7 @@ TEST_F(CoordinatorTest, DisabledCoordinationSyncsOnItsOwnTimerWithoutWarning) {
   };
   a->start();
   EXPECT_EQ(a->role(), Role::uncoordinated);
-  ASSERT_TRUE(run_until(
-      io_, [&] { return ra.sync_due >= 3; }, 5));
+  ASSERT_TRUE(run_until([&] { return ra.sync_due >= 3; }, 5));
   EXPECT_TRUE(ra.warnings.empty());
   EXPECT_FALSE(fs::exists(c.state_file));
 }
@@ -387,13 +368,12 @@ TEST_F(CoordinatorTest, StaleForeignPrimaryIsReplacedAfterTheThreshold) {
   }
   Recorder ra;
   auto a = make("nvim_1_1", ra, c, 1);
-  auto t0 = std::chrono::steady_clock::now();
+  const double t0 = now();
   a->start();
   EXPECT_EQ(a->role(), Role::secondary);
-  ASSERT_TRUE(run_until(
-      io_, [&] { return a->role() == Role::primary; }, 5));
-  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  EXPECT_GE(took, 0.5);
+  ASSERT_TRUE(run_until([&] { return a->role() == Role::primary; }, 5));
+  EXPECT_GE(now() - t0, 0.5);
+  EXPECT_LT(now() - t0, 0.5 + 2 * 0.05) << "replaced one heartbeat after the threshold";
   bool said_failover = false;
   for (const auto& d : ra.debugs) {
     said_failover = said_failover || d.find("failover") != std::string::npos;
@@ -413,14 +393,13 @@ TEST_F(CoordinatorTest, ADeletedStateFileIsRebuiltWithTheLastSyncTime) {
   const State before = file_state();
   ASSERT_GT(before.last_sync_time, 0);
   fs::remove(config().state_file);
-  ASSERT_TRUE(run_until(
-      io_, [&] { return fs::exists(config().state_file); }, 5));
+  ASSERT_TRUE(run_until([&] { return fs::exists(config().state_file); }, 5));
   State after = file_state();
   EXPECT_EQ(after.last_sync_time, before.last_sync_time);
   EXPECT_EQ(after.last_sync_instance, "nvim_1_1");
   ASSERT_TRUE(after.primary);
   EXPECT_EQ(after.primary->instance_id, "nvim_1_1");
-  run_for(io_, 0.2);
+  run_for(0.2);
   EXPECT_EQ(ra.sync_due, 0) << "the rebuild caused a sync";
 }
 
@@ -441,15 +420,14 @@ TEST_F(CoordinatorTest, ARebuiltFileGetsBackTheLastSyncStartOfThisInstance) {
                     return true;
                   })
                   .ok());
-  ASSERT_TRUE(run_until(
-      io_, [&] { return file_state().last_sync_time == started; }, 5));
+  ASSERT_TRUE(run_until([&] { return file_state().last_sync_time == started; }, 5));
   EXPECT_EQ(file_state().last_sync_instance, "nvim_1_1");
   a->end_sync(SyncOutcome::ok, "");
-  run_for(io_, 0.2);
+  run_for(0.2);
   EXPECT_EQ(ra.sync_due, 0);
 }
 
-// The primary is frozen (its io_context no longer runs, as under SIGSTOP)
+// The primary is frozen (freeze(): its timers and wake-ups wait, as under SIGSTOP)
 // after it spawned its sync command and before it could record the end. Its
 // sync keeps blocking while that process runs; once the process is gone, the
 // instance that took over sees the sync as over, records that its outcome is
@@ -459,11 +437,8 @@ TEST_F(CoordinatorTest, SyncOfAFrozenPrimaryIsOverOnceItsSyncProcessExited) {
   c.timings.interval = 1;
   c.timings.sync_cooldown = 0.5;
   c.timings.sync_timeout = 30;
-  boost::asio::io_context frozen_io;
   Recorder ra, rb;
-  Identity ida = make_identity(::getpid(), "test", SystemClock{}, ProcProbe{}, "nvim_1_1");
-  ida.started_at = 1;
-  auto a = std::make_unique<Coordinator>(frozen_io, c, ida, nullptr, ra.events());
+  auto a = make("nvim_1_1", ra, c, 1);
   a->start();
   ASSERT_EQ(a->role(), Role::primary);
   ASSERT_TRUE(a->begin_sync(SyncTrigger::manual).granted);
@@ -478,29 +453,28 @@ TEST_F(CoordinatorTest, SyncOfAFrozenPrimaryIsOverOnceItsSyncProcessExited) {
   ASSERT_TRUE(s.running_sync);
   EXPECT_EQ(s.running_sync->sync_pid, sync_process);
   EXPECT_GT(s.running_sync->sync_start_ticks, 0U);
-  EXPECT_EQ(s.running_sync->boot_id, ida.host.boot_id);
+  EXPECT_EQ(s.running_sync->boot_id, read_host_facts().boot_id);
 
   // From here on `a` is frozen: only b runs.
+  freeze("nvim_1_1");
   auto b = make("nvim_2_2", rb, c, 2);
   int granted = 0;
   rb.on_due = [&] { granted += b->begin_sync(SyncTrigger::automatic).granted ? 1 : 0; };
   b->start();
-  ASSERT_TRUE(run_until(
-      io_, [&] { return b->role() == Role::primary; }, 5));
+  ASSERT_TRUE(run_until([&] { return b->role() == Role::primary; }, 5));
   // Due (interval 1 s) but the sync process still runs: no sync.
-  run_for(io_, 1.2);
+  run_for(1.2);
   EXPECT_EQ(granted, 0);
   ASSERT_TRUE(file_state().running_sync);
   EXPECT_EQ(file_state().running_sync->instance_id, "nvim_1_1");
 
   ::kill(sync_process, SIGKILL);
   ::waitpid(sync_process, nullptr, 0);
-  const auto exited = std::chrono::steady_clock::now();
-  ASSERT_TRUE(run_until(
-      io_, [&] { return granted == 1; }, 5));
-  const double took =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - exited).count();
-  EXPECT_LT(took, 3 * c.timings.heartbeat_interval + 0.5)
+  const double exited = now();
+  ASSERT_TRUE(run_until([&] { return granted == 1; }, 5));
+  // One heartbeat to see the process gone, exited_sync_settle_delay() (a
+  // heartbeat here) for its instance to record the end, one to settle it.
+  EXPECT_LE(now() - exited, 3 * c.timings.heartbeat_interval + 1e-6)
       << "the next sync waited for the frozen primary";
   s = file_state();
   ASSERT_TRUE(s.running_sync);
@@ -514,6 +488,7 @@ TEST_F(CoordinatorTest, SyncOfAFrozenPrimaryIsOverOnceItsSyncProcessExited) {
   // b's sync ends; then `a` thaws and records its own end, late: b's later
   // result stays, and `a` is no longer primary.
   b->end_sync(SyncOutcome::ok, "");
+  thaw("nvim_1_1");
   a->end_sync(SyncOutcome::ok, "");
   s = file_state();
   EXPECT_FALSE(s.running_sync);
@@ -587,8 +562,7 @@ TEST_F(LeavingTest, ALockWaitUnderWayEndsWhenTheInstanceStartsLeaving) {
   leave_in(0.3);
   const double t0 = steady_seconds();
   ASSERT_TRUE(run_until(
-      io_, [&] { return any_contains(rec.debugs, "leaving without updating the state file"); },
-      20));
+      [&] { return any_contains(rec.debugs, "leaving without updating the state file"); }, 20));
   EXPECT_LT(steady_seconds() - t0, 5.0) << "the heartbeat waited for lock_timeout";
   EXPECT_TRUE(rec.warnings.empty()) << rec.warnings.front();
   EXPECT_NE(a->role(), Role::uncoordinated);  // leaving is not a coordination failure

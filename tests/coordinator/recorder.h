@@ -22,7 +22,8 @@ struct Recorder {
   std::vector<std::string> warnings;
   std::vector<std::string> debugs;
   int sync_due = 0;
-  std::vector<double> due_at;  // steady_seconds()
+  std::vector<double> due_at;    // clock's monotonic seconds (steady_seconds() without one)
+  const Clock* clock = nullptr;  // the virtual clock, in the virtual-time tests
   std::vector<SyncEvent> syncs;
   std::function<void()> on_due;
 
@@ -34,7 +35,7 @@ struct Recorder {
     e.sync_event = [this](const SyncEvent& s) { syncs.push_back(s); };
     e.sync_due = [this] {
       ++sync_due;
-      due_at.push_back(steady_seconds());
+      due_at.push_back(clock != nullptr ? clock->monotonic() : steady_seconds());
       if (on_due) {
         on_due();
       }

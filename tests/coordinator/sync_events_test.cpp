@@ -16,7 +16,6 @@
 #include "coordinator/coordinator.h"
 #include "coordinator/state_file.h"
 #include "recorder.h"
-#include "run_loop.h"
 #include "runtime_fixture.h"
 #include "test_support.h"
 
@@ -24,8 +23,6 @@ namespace himalaya::coordinator {
 namespace {
 
 using testing::Recorder;
-using testing::run_for;
-using testing::run_until;
 using testing::TempDir;
 using Kind = SyncEvent::Kind;
 
@@ -206,8 +203,7 @@ TEST_F(SyncEventsRuntimeTest, ASecondaryHearsThePrimarysSyncThroughTheDoorbell) 
   ASSERT_EQ(a->role(), Role::primary);
   ASSERT_TRUE(a->begin_sync(SyncTrigger::manual).granted);
   ASSERT_EQ(ra.syncs.size(), 1u) << "the primary announces its own start at once";
-  ASSERT_TRUE(run_until(
-      io_, [&] { return rb.syncs.size() == 1; }, 5));
+  ASSERT_TRUE(run_until([&] { return rb.syncs.size() == 1; }, 5));
   EXPECT_EQ(rb.syncs[0].kind, SyncEvent::Kind::started);
   EXPECT_EQ(rb.syncs[0].instance_id, "nvim_1_1");
   EXPECT_EQ(rb.syncs[0].trigger, SyncTrigger::manual);
@@ -215,8 +211,7 @@ TEST_F(SyncEventsRuntimeTest, ASecondaryHearsThePrimarysSyncThroughTheDoorbell) 
 
   a->end_sync(SyncOutcome::timed_out, "timed out after 600 s");
   ASSERT_EQ(ra.syncs.size(), 2u);
-  ASSERT_TRUE(run_until(
-      io_, [&] { return rb.syncs.size() == 2; }, 5));
+  ASSERT_TRUE(run_until([&] { return rb.syncs.size() == 2; }, 5));
   for (const Recorder* r : {&ra, &rb}) {
     const SyncEvent& done = r->syncs[1];
     EXPECT_EQ(done.kind, SyncEvent::Kind::done);
@@ -227,7 +222,7 @@ TEST_F(SyncEventsRuntimeTest, ASecondaryHearsThePrimarysSyncThroughTheDoorbell) 
     EXPECT_GE(done.duration, 0);
   }
   // Heartbeats go on; nothing more is announced.
-  run_for(io_, 0.5);
+  run_for(0.5);
   EXPECT_EQ(ra.syncs.size(), 2u);
   EXPECT_EQ(rb.syncs.size(), 2u);
 }
@@ -241,7 +236,7 @@ TEST_F(SyncEventsRuntimeTest, HeartbeatWritesDoNotRingTheDoorbell) {
   const auto lock = config().state_file.string() + ".lock";
   struct stat before {};
   ASSERT_EQ(::stat(lock.c_str(), &before), 0);
-  run_for(io_, 0.5);  // ten heartbeats of each
+  run_for(0.5);  // ten heartbeats of each
   struct stat after {};
   ASSERT_EQ(::stat(lock.c_str(), &after), 0);
   EXPECT_EQ(after.st_ctim.tv_sec, before.st_ctim.tv_sec);
@@ -277,10 +272,9 @@ TEST_F(SyncEventsRuntimeTest, ASyncWhoseProcessJustExitedIsEndedByItsOwnInstance
   ::waitpid(sync_process, nullptr, 0);
   // Less than one heartbeat (0.05 s): b may evaluate once, with the process
   // gone, as it may in the moment before a real host records the end.
-  run_for(io_, 0.04);
+  run_for(0.04);
   a->end_sync(SyncOutcome::ok, "");
-  ASSERT_TRUE(run_until(
-      io_, [&] { return rb.syncs.size() == 2; }, 5));
+  ASSERT_TRUE(run_until([&] { return rb.syncs.size() == 2; }, 5));
   EXPECT_EQ(rb.syncs[1].kind, SyncEvent::Kind::done);
   EXPECT_EQ(rb.syncs[1].outcome, SyncOutcome::ok) << rb.syncs[1].message;
   EXPECT_EQ(ra.syncs.at(1).outcome, SyncOutcome::ok) << ra.syncs[1].message;
