@@ -251,8 +251,8 @@ TEST_F(SyncEventsRuntimeTest, HeartbeatWritesDoNotRingTheDoorbell) {
 
 // Between the moment a sync process exits and the moment its instance
 // records the end, other instances see the process gone. They must leave the
-// record to its instance (for a moment: see exit_grace_over() in
-// coordinator.cpp), not settle it as 'outcome unknown', which every instance
+// record to its instance (for a moment: see settle_running_sync() in
+// transitions.h), not settle it as 'outcome unknown', which every instance
 // would then announce instead of the real outcome.
 TEST_F(SyncEventsRuntimeTest, ASyncWhoseProcessJustExitedIsEndedByItsOwnInstance) {
   Recorder ra, rb;
