@@ -150,18 +150,16 @@ void Coordinator::Impl::degrade(const Error& error) {
 // Takes a state as the truth: the view, events, role, the primary's pid
 // watch, the due timer.
 void Coordinator::Impl::adopt(State s) {
-  note_overtaken_skip(s);
-  memory_.view = std::move(s);
+  take_view(std::move(s));
   const State& view = *memory_.view;
-  announce(announcer_.observe(view));
   // A look at the schedule, remembered even when nothing has synced yet
   // (stamp 0): a stamp that is new at the next look was written after this
   // one, whatever the writer's clock says (SyncClock).
   const Now now = read_clocks(clock());
   memory_.last_sync.since(view.last_sync_time, now.wall, now.boot);
-  const bool primary = view.primary && view.primary->instance_id == identity_.instance_id;
   if (startup_ == Startup::unknown) {
-    startup_ = primary && decision_.lease_changed ? Startup::pending : Startup::decided;
+    startup_ =
+        role_ == Role::primary && decision_.lease_changed ? Startup::pending : Startup::decided;
   }
   if (decision_.lease_changed && decision_.primary) {
     debug(decision_.previous
@@ -170,9 +168,17 @@ void Coordinator::Impl::adopt(State s) {
               : *decision_.primary + " becomes primary (" + to_string(decision_.reason) + ")");
   }
   decision_ = Decision{};
+  arm_due();
+}
+
+void Coordinator::Impl::take_view(State s) {
+  note_overtaken_skip(s);
+  memory_.view = std::move(s);
+  const State& view = *memory_.view;
+  announce(announcer_.observe(view));
+  const bool primary = view.primary && view.primary->instance_id == identity_.instance_id;
   set_role(primary ? Role::primary : Role::secondary);
   watch_primary();
-  arm_due();
 }
 
 // A secondary notes "skipped as secondary" at each fleet due time (SPEC
@@ -286,14 +292,7 @@ void Coordinator::Impl::on_due_timer() {
     auto read = env_->store().read();
     if (read && read.value().created != 0) {
       memory_.seen.observe(read.value(), clock().monotonic());
-      decision_ = Decision{};
-      note_overtaken_skip(read.value());
-      memory_.view = std::move(read.value());
-      announce(announcer_.observe(*memory_.view));
-      const bool primary =
-          memory_.view->primary && memory_.view->primary->instance_id == identity_.instance_id;
-      set_role(primary ? Role::primary : Role::secondary);
-      watch_primary();
+      take_view(std::move(read.value()));
     }
   }
   const Due due = due_check();

@@ -106,9 +106,12 @@ class Coordinator::Impl {
   // read first, and take the lock only if a write is needed.
   void on_wake();
   void degrade(const Error& error);
-  // Takes a state as the truth: the view, events, role, the primary's pid
-  // watch, the due timer.
+  // Takes a state as the truth after an evaluation: take_view(), then the
+  // start-up decision, the failover note and the due timer.
   void adopt(State s);
+  // The part of adopt() the due timer's fresh read needs too: the view, the
+  // events it announces, the role and the primary's pid watch.
+  void take_view(State s);
   // A secondary notes "skipped as secondary" at each fleet due time (SPEC
   // §6), when its due timer fires. The primary's next sync can reach this
   // instance first (a loaded machine may run its timer late): the decision
