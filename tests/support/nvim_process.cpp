@@ -1,4 +1,4 @@
-#include "tests/e2e/nvim_process.h"
+#include "tests/support/nvim_process.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -16,7 +16,7 @@
 
 #include "rpc/transport.h"
 
-namespace himalaya::e2e {
+namespace himalaya::testing {
 std::string lua_quote(const std::string& s) {
   std::string out = "'";
   for (char c : s) {
@@ -44,29 +44,6 @@ std::vector<std::string> as_strings(const msgpack::object& o) {
     }
   }
   return out;
-}
-
-bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (true) {
-    if (condition()) {
-      return true;
-    }
-    if (std::chrono::steady_clock::now() >= deadline) {
-      return false;
-    }
-    std::this_thread::sleep_for(2ms);
-  }
-}
-
-bool process_gone(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text;
-  if (!stat || !std::getline(stat, text)) {
-    return true;
-  }
-  auto paren = text.rfind(')');
-  return paren != std::string::npos && paren + 2 < text.size() && text[paren + 2] == 'Z';
 }
 
 TestHome::TestHome() {
@@ -258,4 +235,4 @@ void NvimProcess::kill(int signal) const {
   ::kill(pid_, signal);
 }
 
-}  // namespace himalaya::e2e
+}  // namespace himalaya::testing
