@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "host/sync_errors.h"
+#include "tests/support/files.h"
 #include "tests/support/run_loop.h"
 
 namespace himalaya::host {
@@ -156,9 +157,7 @@ struct Completion {
 class SyncRunnerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "sync_runner_test.XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
+    dir_ = himalaya::testing::make_temp_dir("sync_runner_test.");
     lock_file_ = dir_ / "run" / "himalaya" / "mbsync.lock";
   }
   void TearDown() override {

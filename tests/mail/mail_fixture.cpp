@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "tests/mail/evidence.h"
+#include "tests/support/files.h"
 #include "tests/support/host_setup.h"
 
 namespace himalaya::mail {
@@ -85,13 +86,7 @@ std::string between(const std::string& line, const std::string& open, char close
 }  // namespace
 
 MailServer::MailServer() {
-  std::string pattern = (std::filesystem::temp_directory_path() / "himalaya-mail-XXXXXX").string();
-  std::vector<char> buf(pattern.begin(), pattern.end());
-  buf.push_back('\0');
-  if (::mkdtemp(buf.data()) == nullptr) {
-    throw std::runtime_error("mkdtemp failed");
-  }
-  dir_ = buf.data();
+  dir_ = testing::make_temp_dir("himalaya-mail-");
   std::string output;
   int status = run(script("start", dir_), output);
   if (status == 3) {

@@ -9,13 +9,15 @@
 
 namespace himalaya::testing {
 
-TempDir::TempDir(const std::string& prefix) {
-  std::string pattern = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
+std::filesystem::path make_temp_dir(const std::string& stem) {
+  std::string pattern = (std::filesystem::temp_directory_path() / (stem + "XXXXXX")).string();
   if (::mkdtemp(pattern.data()) == nullptr) {
     throw std::runtime_error("mkdtemp failed for " + pattern);
   }
-  path_ = pattern;
+  return pattern;
 }
+
+TempDir::TempDir(const std::string& stem) : path_(make_temp_dir(stem)) {}
 
 TempDir::~TempDir() {
   std::error_code ec;

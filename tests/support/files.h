@@ -6,12 +6,15 @@
 
 namespace himalaya::testing {
 
-// A fresh directory under the system's temporary directory, named
-// `<prefix>-XXXXXX`, removed with everything in it on destruction. Throws if
-// it cannot be made.
+// Makes a fresh directory under the system's temporary directory, named
+// `<stem>XXXXXX` with the X's replaced (mkdtemp(3)); throws if it cannot.
+std::filesystem::path make_temp_dir(const std::string& stem);
+
+// A fresh directory (make_temp_dir), removed with everything in it on
+// destruction.
 class TempDir {
  public:
-  explicit TempDir(const std::string& prefix = "coord-test");
+  explicit TempDir(const std::string& stem = "coord-test-");
   ~TempDir();
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;

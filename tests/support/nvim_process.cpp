@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "rpc/transport.h"
+#include "tests/support/files.h"
 
 namespace himalaya::testing {
 std::string lua_quote(const std::string& s) {
@@ -47,13 +48,7 @@ std::vector<std::string> as_strings(const msgpack::object& o) {
 }
 
 TestHome::TestHome() {
-  std::string pattern = (std::filesystem::temp_directory_path() / "himalaya-e2e-XXXXXX").string();
-  std::vector<char> buf(pattern.begin(), pattern.end());
-  buf.push_back('\0');
-  if (::mkdtemp(buf.data()) == nullptr) {
-    throw std::runtime_error("mkdtemp failed");
-  }
-  dir = buf.data();
+  dir = make_temp_dir("himalaya-e2e-");
   for (const char* sub : {"config", "state", "data", "cache", "runtime"}) {
     std::filesystem::create_directories(dir / sub);
   }
