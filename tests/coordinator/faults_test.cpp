@@ -35,10 +35,10 @@ namespace fs = std::filesystem;
 using himalaya::testing::run_for;
 using himalaya::testing::run_in_slices_until;
 using testing::any_contains;
+using testing::mono_now;
 using testing::Recorder;
 using testing::slurp;
 using testing::spit;
-using testing::steady_seconds;
 using testing::TempDir;
 
 // Mounts on a directory for the life of the guard. ok() is false, and why()
@@ -649,10 +649,10 @@ TEST_F(CoordinatorFaultTest, LockFileDeletedWhileRunningIsRecreatedAndStillRings
     EXPECT_EQ(b->role(), Role::secondary);
   }
   // Handover still goes by the doorbell on the new lock file, not by the threshold.
-  const double t0 = steady_seconds();
+  const double t0 = mono_now();
   a->stop();
   ASSERT_TRUE(run_in_slices_until(io_, [&] { return b->role() == Role::primary; }));
-  EXPECT_LT(steady_seconds() - t0, 0.5);
+  EXPECT_LT(mono_now() - t0, 0.5);
   EXPECT_TRUE(ra.warnings.empty());
   EXPECT_TRUE(rb.warnings.empty());
   b->stop();
@@ -885,11 +885,11 @@ TEST_P(ReusedPidTest, WithTheRightStartTimeItIsLiveUntilItsHeartbeatStops) {
   write_foreign_primary(config().state_file, local_record(pid, *ticks));
   Recorder ra;
   auto a = make("nvim_1_1", ra, config(), 1);
-  const double t0 = steady_seconds();
+  const double t0 = mono_now();
   a->start();
   EXPECT_EQ(a->role(), Role::secondary);
   ASSERT_TRUE(run_in_slices_until(io_, [&] { return a->role() == Role::primary; }));
-  EXPECT_GE(steady_seconds() - t0, config().timings.takeover_threshold);
+  EXPECT_GE(mono_now() - t0, config().timings.takeover_threshold);
   EXPECT_TRUE(any_contains(ra.debugs, "primary heartbeat stale"));
   a->stop();
 }
@@ -963,9 +963,9 @@ TEST_F(CoordinatorFaultTest, RecordFromAnotherBootIsJudgedByHeartbeatOnly) {
   EXPECT_EQ(file_state().primary->instance_id, r.instance_id);
 
   beating = false;
-  const double stopped = steady_seconds();
+  const double stopped = mono_now();
   ASSERT_TRUE(run_in_slices_until(io_, [&] { return a->role() == Role::primary; }));
-  EXPECT_GE(steady_seconds() - stopped, config().timings.takeover_threshold - 0.06);
+  EXPECT_GE(mono_now() - stopped, config().timings.takeover_threshold - 0.06);
   EXPECT_TRUE(any_contains(ra.debugs, "primary heartbeat stale"));
   a->stop();
 }
