@@ -73,17 +73,22 @@
 #include <utility>
 #include <vector>
 
-#include "tests/e2e/nvim_process.h"
+#include "tests/support/clock.h"
+#include "tests/support/files.h"
+#include "tests/support/host_setup.h"
+#include "tests/support/nvim_process.h"
 
 namespace himalaya::chaos {
 namespace {
 
-using e2e::lua_number;
-using e2e::lua_quote;
-using e2e::NvimProcess;
-using e2e::process_gone;
-using e2e::TestHome;
-using e2e::wait_until;
+using testing::lua_number;
+using testing::lua_quote;
+using testing::mono_now;
+using testing::NvimProcess;
+using testing::process_gone;
+using testing::TestHome;
+using testing::wait_until;
+using testing::wall_now;
 using namespace std::chrono_literals;
 
 constexpr const char* primary_role = "Primary Coordinator";
@@ -131,23 +136,10 @@ Settings settings_from_env() {
   return s;
 }
 
-double wall_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-double mono_now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
 void sleep_for_seconds(double seconds) {
   if (seconds > 0) {
     std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
   }
-}
-
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
 // Complete lines only: a line still being written has no newline yet.
@@ -281,7 +273,7 @@ struct SyncLog {
 SyncLog read_sync_log(const std::filesystem::path& path) {
   SyncLog log;
   std::map<pid_t, std::size_t> open;  // pid -> index of its run without an end
-  for (const std::string& line : complete_lines(read_file(path))) {
+  for (const std::string& line : complete_lines(testing::slurp(path))) {
     std::istringstream in(line);
     std::string kind;
     long pid = 0;
@@ -369,7 +361,7 @@ std::vector<RoleChange> read_role_changes(const std::filesystem::path& log_file)
   }
   files.push_back(log_file);
   for (const auto& file : files) {
-    for (const std::string& line : complete_lines(read_file(file))) {
+    for (const std::string& line : complete_lines(testing::slurp(file))) {
       constexpr const char* marker = " info: role: ";
       const std::size_t at = line.find(marker);
       const std::size_t space = line.find(' ');
@@ -546,6 +538,22 @@ std::string Chaos::init_lua(const Instance& inst) const {
   const std::string script = std::string(HIMALAYA_SOURCE_DIR) + "/tests/chaos/chaos_sync.sh";
   char seconds[32];
   std::snprintf(seconds, sizeof seconds, "%.3f", inst.sync_seconds);
+  testing::HostSetup setup;
+  setup.binary = HIMALAYA_HOST_BINARY;
+  setup.debug = true;
+  setup.state_file = state_file();
+  setup.log_file = inst.home->log_file();
+  setup.auto_sync = true;
+  setup.interval = timing_.interval;
+  setup.startup_delay = timing_.startup_delay;
+  setup.command = "{'/bin/bash', " + lua_quote(script) + ", " + lua_quote(sync_log().string()) +
+                  ", " + lua_quote(state_file().string()) + ", " + lua_quote(inst.label()) + ", " +
+                  lua_quote(seconds) + "}";
+  setup.timeout = timing_.sync_timeout;
+  setup.lock_file = shared_.dir / "mbsync.lock";
+  setup.heartbeat_interval = timing_.heartbeat_interval;
+  setup.takeover_threshold = timing_.takeover_threshold;
+  setup.sync_cooldown = timing_.sync_cooldown;
   std::ostringstream lua;
   lua << "local notes_path = " << lua_quote(inst.notes_file().string()) << "\n"
       << "vim.notify = function(msg, level)\n"
@@ -557,28 +565,7 @@ std::string Chaos::init_lua(const Instance& inst) const {
          "    f:close()\n"
          "  end\n"
          "end\n"
-      << "require('himalaya_coord').setup({\n"
-      << "  binary = " << lua_quote(HIMALAYA_HOST_BINARY) << ",\n"
-      << "  debug = true,\n"
-      << "  state_file = " << lua_quote(state_file().string()) << ",\n"
-      << "  log_file = " << lua_quote(inst.home->log_file().string()) << ",\n"
-      << "  sync = {\n"
-      << "    auto_sync = true,\n"
-      << "    interval = " << lua_number(timing_.interval) << ",\n"
-      << "    startup_delay = " << lua_number(timing_.startup_delay) << ",\n"
-      << "    command = {'/bin/bash', " << lua_quote(script) << ", "
-      << lua_quote(sync_log().string()) << ", " << lua_quote(state_file().string()) << ", "
-      << lua_quote(inst.label()) << ", " << lua_quote(seconds) << "},\n"
-      << "    timeout = " << lua_number(timing_.sync_timeout) << ",\n"
-      << "    lock_file = " << lua_quote((shared_.dir / "mbsync.lock").string()) << ",\n"
-      << "    coordination = {\n"
-      << "      enabled = true,\n"
-      << "      heartbeat_interval = " << lua_number(timing_.heartbeat_interval) << ",\n"
-      << "      takeover_threshold = " << lua_number(timing_.takeover_threshold) << ",\n"
-      << "      sync_cooldown = " << lua_number(timing_.sync_cooldown) << ",\n"
-      << "    },\n"
-      << "  },\n"
-      << "})\n";
+      << testing::setup_lua(setup);
   return lua.str();
 }
 
@@ -772,11 +759,11 @@ std::vector<Instance*> Chaos::eligible(Fault fault) {
 // instance that started it if it is still eligible for `fault`.
 Instance* Chaos::aim_at_new_sync(Fault fault) {
   std::string label;
-  std::size_t seen = read_file(sync_log()).rfind('\n');
+  std::size_t seen = testing::slurp(sync_log()).rfind('\n');
   seen = seen == std::string::npos ? 0 : seen + 1;
   const double deadline = mono_now() + 2 * timing_.interval;
   while (label.empty() && mono_now() < deadline) {
-    std::string text = read_file(sync_log());
+    std::string text = testing::slurp(sync_log());
     if (text.size() > seen) {
       std::size_t last_newline = text.rfind('\n');
       if (last_newline != std::string::npos && last_newline + 1 > seen) {
@@ -1056,7 +1043,7 @@ void Chaos::check_records() {
   for (const auto* group : {&retired_, &live_}) {
     for (const auto& inst : *group) {
       role_changes += static_cast<int>(read_role_changes(inst->home->log_file()).size());
-      for (const std::string& line : complete_lines(read_file(inst->notes_file()))) {
+      for (const std::string& line : complete_lines(testing::slurp(inst->notes_file()))) {
         std::istringstream in(line);
         std::string time;
         std::string level;

@@ -25,20 +25,20 @@
 #include "coordinator/coordinator.h"
 #include "coordinator/state_file.h"
 #include "recorder.h"
-#include "run_loop.h"
 #include "test_support.h"
+#include "tests/support/run_loop.h"
 
 namespace himalaya::coordinator {
 namespace {
 
 namespace fs = std::filesystem;
+using himalaya::testing::run_for;
+using himalaya::testing::run_in_slices_until;
 using testing::any_contains;
+using testing::mono_now;
 using testing::Recorder;
-using testing::run_for;
-using testing::run_until;
 using testing::slurp;
 using testing::spit;
-using testing::steady_seconds;
 using testing::TempDir;
 
 // Mounts on a directory for the life of the guard. ok() is false, and why()
@@ -476,15 +476,15 @@ TEST_F(CoordinatorFaultTest, NoSpaceDegradesOnceKeepsTheOldFileAndRecovers) {
   sync_when_due(ra, who);
   a->start();
   ASSERT_EQ(a->role(), Role::primary);
-  ASSERT_TRUE(run_until(io_, [&] { return ra.sync_due >= 1; }));
+  ASSERT_TRUE(run_in_slices_until(io_, [&] { return ra.sync_due >= 1; }));
   const std::string before = slurp(c.state_file);
   DiskFiller filler(dir());
   ASSERT_TRUE(filler.full());
 
-  ASSERT_TRUE(run_until(io_, [&] { return a->role() == Role::uncoordinated; }));
+  ASSERT_TRUE(run_in_slices_until(io_, [&] { return a->role() == Role::uncoordinated; }));
   const int due_when_degraded = ra.sync_due;
   // Several heartbeats (each one a retry) and syncs on its own timer.
-  ASSERT_TRUE(run_until(io_, [&] { return ra.sync_due >= due_when_degraded + 3; }));
+  ASSERT_TRUE(run_in_slices_until(io_, [&] { return ra.sync_due >= due_when_degraded + 3; }));
   ASSERT_EQ(ra.warnings.size(), 1u);
   EXPECT_NE(ra.warnings[0].find(std::strerror(ENOSPC)), std::string::npos) << ra.warnings[0];
   EXPECT_NE(a->status().problem.find(std::strerror(ENOSPC)), std::string::npos);
@@ -492,7 +492,7 @@ TEST_F(CoordinatorFaultTest, NoSpaceDegradesOnceKeepsTheOldFileAndRecovers) {
   EXPECT_TRUE(StateFile(c.state_file).read().ok());
 
   filler.release();
-  ASSERT_TRUE(run_until(io_, [&] { return a->role() == Role::primary; }));
+  ASSERT_TRUE(run_in_slices_until(io_, [&] { return a->role() == Role::primary; }));
   EXPECT_TRUE(a->status().problem.empty());
   EXPECT_EQ(ra.warnings.size(), 1u);
   EXPECT_TRUE(any_contains(ra.debugs, "coordination restored"));
@@ -518,10 +518,10 @@ TEST_F(CoordinatorFaultTest, ReadOnlyDirectoryDegradesOnceKeepsRetryingAndRecove
   if (!mount.ok()) {
     GTEST_SKIP() << "read-only bind mount: " << mount.why();
   }
-  ASSERT_TRUE(run_until(
+  ASSERT_TRUE(run_in_slices_until(
       io_, [&] { return a->role() == Role::uncoordinated && b->role() == Role::uncoordinated; }));
   const int due_when_degraded = ra.sync_due;
-  ASSERT_TRUE(run_until(io_, [&] { return ra.sync_due >= due_when_degraded + 3; }));
+  ASSERT_TRUE(run_in_slices_until(io_, [&] { return ra.sync_due >= due_when_degraded + 3; }));
   for (Recorder* r : {&ra, &rb}) {
     ASSERT_EQ(r->warnings.size(), 1u);
     EXPECT_NE(r->warnings[0].find(std::strerror(EROFS)), std::string::npos) << r->warnings[0];
@@ -529,7 +529,7 @@ TEST_F(CoordinatorFaultTest, ReadOnlyDirectoryDegradesOnceKeepsRetryingAndRecove
   EXPECT_TRUE(StateFile(c.state_file).read().ok());
 
   ASSERT_TRUE(mount.remount(false)) << mount.why();
-  ASSERT_TRUE(run_until(io_, [&] {
+  ASSERT_TRUE(run_in_slices_until(io_, [&] {
     return (a->role() == Role::primary && b->role() == Role::secondary) ||
            (a->role() == Role::secondary && b->role() == Role::primary);
   }));
@@ -556,7 +556,7 @@ TEST_F(CoordinatorFaultTest, SymlinkStatePathIsRefusedOnceAndItsTargetLeftUntouc
   sync_when_due(ra, who);
   a->start();
   EXPECT_EQ(a->role(), Role::uncoordinated);
-  ASSERT_TRUE(run_until(io_, [&] { return ra.sync_due >= 2; }));
+  ASSERT_TRUE(run_in_slices_until(io_, [&] { return ra.sync_due >= 2; }));
   ASSERT_EQ(ra.warnings.size(), 1u);
   EXPECT_NE(ra.warnings[0].find(c.state_file.string() + " is a symbolic link"), std::string::npos)
       << ra.warnings[0];
@@ -579,7 +579,7 @@ TEST_F(CoordinatorFaultTest, WorldWritableDirectoryDegradesWithAClearMessageAndR
   EXPECT_NE(ra.warnings[0].find("chmod go-w"), std::string::npos) << ra.warnings[0];
   EXPECT_FALSE(fs::exists(config().state_file));
   ASSERT_EQ(::chmod(dir().c_str(), 0700), 0);
-  ASSERT_TRUE(run_until(io_, [&] { return a->role() == Role::primary; }));
+  ASSERT_TRUE(run_in_slices_until(io_, [&] { return a->role() == Role::primary; }));
   EXPECT_EQ(ra.warnings.size(), 1u);
   a->stop();
 }
@@ -598,7 +598,7 @@ TEST_F(CoordinatorFaultTest, StateFileDeletedIsRebuiltKeepingPrimaryAndSyncRecor
   sync_when_due(ra, who);
   a->start();
   b->start();
-  ASSERT_TRUE(run_until(io_, [&] { return ra.sync_due == 1; }));
+  ASSERT_TRUE(run_in_slices_until(io_, [&] { return ra.sync_due == 1; }));
   run_for(io_, 0.2);  // b sees the sync record
   const State before = file_state();
   ASSERT_GT(before.last_sync_time, 0);
@@ -614,7 +614,7 @@ TEST_F(CoordinatorFaultTest, StateFileDeletedIsRebuiltKeepingPrimaryAndSyncRecor
     });
     run_for(io_, 0.05);  // the instances queue on the lock meanwhile (bounded wait: 1.5 s)
     holder.join();
-    ASSERT_TRUE(run_until(io_, [&] { return fs::exists(config().state_file); }));
+    ASSERT_TRUE(run_in_slices_until(io_, [&] { return fs::exists(config().state_file); }));
     run_for(io_, 0.2);
     State s = file_state();
     ASSERT_TRUE(s.primary);
@@ -643,16 +643,16 @@ TEST_F(CoordinatorFaultTest, LockFileDeletedWhileRunningIsRecreatedAndStillRings
   const fs::path lock = StateFile(config().state_file).lock_path();
   for (int round = 0; round < 3; ++round) {
     ASSERT_EQ(::unlink(lock.c_str()), 0);
-    ASSERT_TRUE(run_until(io_, [&] { return fs::exists(lock); }));
+    ASSERT_TRUE(run_in_slices_until(io_, [&] { return fs::exists(lock); }));
     run_for(io_, 0.1);
     EXPECT_EQ(a->role(), Role::primary);
     EXPECT_EQ(b->role(), Role::secondary);
   }
   // Handover still goes by the doorbell on the new lock file, not by the threshold.
-  const double t0 = steady_seconds();
+  const double t0 = mono_now();
   a->stop();
-  ASSERT_TRUE(run_until(io_, [&] { return b->role() == Role::primary; }));
-  EXPECT_LT(steady_seconds() - t0, 0.5);
+  ASSERT_TRUE(run_in_slices_until(io_, [&] { return b->role() == Role::primary; }));
+  EXPECT_LT(mono_now() - t0, 0.5);
   EXPECT_TRUE(ra.warnings.empty());
   EXPECT_TRUE(rb.warnings.empty());
   b->stop();
@@ -685,12 +685,13 @@ TEST_F(CoordinatorFaultTest, TruncatedFileWhileRunningIsMovedAsideOnceAndRebuilt
   sync_when_due(ra, who);
   a->start();
   b->start();
-  ASSERT_TRUE(run_until(io_, [&] { return ra.sync_due == 1; }));
+  ASSERT_TRUE(run_in_slices_until(io_, [&] { return ra.sync_due == 1; }));
   run_for(io_, 0.2);
   const State before = file_state();
   const std::string whole = slurp(config().state_file);
   spit(config().state_file, whole.substr(0, whole.size() / 3));
-  ASSERT_TRUE(run_until(io_, [&] { return ra.warnings.size() + rb.warnings.size() >= 1; }));
+  ASSERT_TRUE(
+      run_in_slices_until(io_, [&] { return ra.warnings.size() + rb.warnings.size() >= 1; }));
   run_for(io_, 0.3);
   EXPECT_EQ(ra.warnings.size() + rb.warnings.size(), 1u) << "said more than once";
   EXPECT_TRUE(any_contains(ra.warnings, "corrupt") || any_contains(rb.warnings, "corrupt"));
@@ -724,14 +725,14 @@ TEST_F(CoordinatorFaultTest, WallClockJumpsOfAnHourNeitherTakeOverNorSkipCooldow
   sync_when_due(ra, who);
   a->start();
   b->start();
-  ASSERT_TRUE(run_until(io_, [&] { return ra.sync_due == 1; }));
+  ASSERT_TRUE(run_in_slices_until(io_, [&] { return ra.sync_due == 1; }));
   run_for(io_, 0.1);
   clock->jump_wall(3600);  // within the cooldown of the sync just made
-  ASSERT_TRUE(run_until(
+  ASSERT_TRUE(run_in_slices_until(
       io_, [&] { return ra.sync_due == 2; }, 10));
   run_for(io_, 0.1);
   clock->jump_wall(-7200);  // the last sync now lies an hour in the future
-  ASSERT_TRUE(run_until(
+  ASSERT_TRUE(run_in_slices_until(
       io_, [&] { return ra.sync_due == 4; }, 10))
       << "the schedule stalled";
   for (std::size_t i = 1; i < ra.due_at.size(); ++i) {
@@ -769,7 +770,7 @@ TEST_F(CoordinatorFaultTest, WallClockJumpOnThePrimaryAloneNeitherSkipsCooldownN
   sync_when_due(ra, who);
   a->start();
   b->start();
-  ASSERT_TRUE(run_until(io_, [&] { return ra.sync_due == 1; }));
+  ASSERT_TRUE(run_in_slices_until(io_, [&] { return ra.sync_due == 1; }));
   run_for(io_, 0.1);
   clock_a->jump_wall(3600);
   run_for(io_, 2.5);
@@ -777,7 +778,7 @@ TEST_F(CoordinatorFaultTest, WallClockJumpOnThePrimaryAloneNeitherSkipsCooldownN
   EXPECT_GE(after_forward, 2) << "stalled after the forward jump";
   EXPECT_LE(after_forward, 4) << "synced again and again after the forward jump";
   clock_a->jump_wall(-7200);
-  ASSERT_TRUE(run_until(
+  ASSERT_TRUE(run_in_slices_until(
       io_, [&] { return ra.sync_due >= after_forward + 2; }, 10))
       << "the schedule stalled after the backward jump";
   for (std::size_t i = 1; i < ra.due_at.size(); ++i) {
@@ -811,12 +812,12 @@ TEST_F(CoordinatorFaultTest, ATakeoverAfterASyncStampedByAClockAnHourBehindKeeps
   a->start();
   b->start();
   ASSERT_EQ(a->role(), Role::primary);
-  ASSERT_TRUE(run_until(io_, [&] { return ra.sync_due == 1; }));
+  ASSERT_TRUE(run_in_slices_until(io_, [&] { return ra.sync_due == 1; }));
   run_for(io_, 0.2);  // b reads the file a few times
   a->stop();
-  ASSERT_TRUE(run_until(
+  ASSERT_TRUE(run_in_slices_until(
       io_, [&] { return b->role() == Role::primary; }, 5));
-  ASSERT_TRUE(run_until(
+  ASSERT_TRUE(run_in_slices_until(
       io_, [&] { return rb.sync_due >= 1; }, 10))
       << "b never synced";
   // b knows only that a's stamp was new since its previous look at the file,
@@ -884,11 +885,11 @@ TEST_P(ReusedPidTest, WithTheRightStartTimeItIsLiveUntilItsHeartbeatStops) {
   write_foreign_primary(config().state_file, local_record(pid, *ticks));
   Recorder ra;
   auto a = make("nvim_1_1", ra, config(), 1);
-  const double t0 = steady_seconds();
+  const double t0 = mono_now();
   a->start();
   EXPECT_EQ(a->role(), Role::secondary);
-  ASSERT_TRUE(run_until(io_, [&] { return a->role() == Role::primary; }));
-  EXPECT_GE(steady_seconds() - t0, config().timings.takeover_threshold);
+  ASSERT_TRUE(run_in_slices_until(io_, [&] { return a->role() == Role::primary; }));
+  EXPECT_GE(mono_now() - t0, config().timings.takeover_threshold);
   EXPECT_TRUE(any_contains(ra.debugs, "primary heartbeat stale"));
   a->stop();
 }
@@ -962,9 +963,9 @@ TEST_F(CoordinatorFaultTest, RecordFromAnotherBootIsJudgedByHeartbeatOnly) {
   EXPECT_EQ(file_state().primary->instance_id, r.instance_id);
 
   beating = false;
-  const double stopped = steady_seconds();
-  ASSERT_TRUE(run_until(io_, [&] { return a->role() == Role::primary; }));
-  EXPECT_GE(steady_seconds() - stopped, config().timings.takeover_threshold - 0.06);
+  const double stopped = mono_now();
+  ASSERT_TRUE(run_in_slices_until(io_, [&] { return a->role() == Role::primary; }));
+  EXPECT_GE(mono_now() - stopped, config().timings.takeover_threshold - 0.06);
   EXPECT_TRUE(any_contains(ra.debugs, "primary heartbeat stale"));
   a->stop();
 }

@@ -26,16 +26,15 @@
 #include <vector>
 
 #include "coordinator/state_file.h"
+#include "tests/support/clock.h"
+#include "tests/support/wait.h"
 
 extern char** environ;
 
 namespace himalaya::coordinator::testing {
 
-inline double mono_now() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
+using himalaya::testing::mono_now;
+using himalaya::testing::process_state;
 
 struct Driver {
   pid_t pid = -1;
@@ -256,15 +255,6 @@ class Fleet {
 inline void pump_for(Fleet& fleet, double seconds) {
   const double until = mono_now() + seconds;
   fleet.wait_until([&] { return mono_now() > until; }, seconds + 5);
-}
-
-// The state letter of /proc/<pid>/stat (R, S, T, ...), or 0.
-inline char process_state(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  std::getline(in, line);
-  auto close = line.rfind(") ");
-  return close == std::string::npos || close + 2 >= line.size() ? 0 : line[close + 2];
 }
 
 // SIGSTOPs `target` (a pid, or -pgid) at a moment when `stopped` (the driver

@@ -10,19 +10,18 @@
 #include <vector>
 
 #include "coordinator/coordinator.h"
+#include "tests/support/clock.h"
 
 namespace himalaya::coordinator::testing {
 
-inline double steady_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+using himalaya::testing::mono_now;
 
 struct Recorder {
   std::vector<std::pair<Role, Role>> roles;
   std::vector<std::string> warnings;
   std::vector<std::string> debugs;
   int sync_due = 0;
-  std::vector<double> due_at;    // clock's monotonic seconds (steady_seconds() without one)
+  std::vector<double> due_at;    // clock's monotonic seconds (mono_now() without one)
   const Clock* clock = nullptr;  // the virtual clock, in the virtual-time tests
   std::vector<SyncEvent> syncs;
   std::function<void()> on_due;
@@ -35,7 +34,7 @@ struct Recorder {
     e.sync_event = [this](const SyncEvent& s) { syncs.push_back(s); };
     e.sync_due = [this] {
       ++sync_due;
-      due_at.push_back(clock != nullptr ? clock->monotonic() : steady_seconds());
+      due_at.push_back(clock != nullptr ? clock->monotonic() : mono_now());
       if (on_due) {
         on_due();
       }

@@ -1,5 +1,6 @@
-// Shared helpers for the coordinator tests: a temporary directory, a fake
-// process table, record builders, and child processes that hold or stop.
+// Shared helpers for the coordinator tests: a fake process table, record
+// builders, and child processes that hold or stop. The temporary directory
+// and the file helpers come from tests/support/files.h.
 #pragma once
 
 #include <fcntl.h>
@@ -22,38 +23,13 @@
 #include "coordinator/identity.h"
 #include "coordinator/lock_holder.h"
 #include "coordinator/state.h"
+#include "tests/support/files.h"
 
 namespace himalaya::coordinator::testing {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "coord-test-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
-
-inline std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-inline void spit(const std::filesystem::path& p, const std::string& text) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out << text;
-}
+using himalaya::testing::slurp;
+using himalaya::testing::spit;
+using himalaya::testing::TempDir;
 
 // A process table: pid -> start ticks. Absent pids are dead.
 class FakeProbe final : public ProcessProbe {

@@ -30,7 +30,7 @@
 #include <vector>
 
 #include "tests/e2e/fleet.h"
-#include "tests/e2e/nvim_process.h"
+#include "tests/support/nvim_process.h"
 
 namespace himalaya::e2e {
 namespace {

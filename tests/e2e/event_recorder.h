@@ -12,9 +12,12 @@
 #include <string>
 #include <vector>
 
-#include "tests/e2e/nvim_process.h"
+#include "tests/support/nvim_process.h"
 
 namespace himalaya::e2e {
+
+using testing::NvimProcess;
+using namespace std::chrono_literals;
 
 // Runs in each Neovim before setup(): records every event as a handler sees it.
 inline constexpr const char* record_events_lua = R"lua(

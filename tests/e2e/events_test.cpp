@@ -25,7 +25,7 @@
 
 #include "tests/e2e/event_recorder.h"
 #include "tests/e2e/fleet.h"
-#include "tests/e2e/nvim_process.h"
+#include "tests/support/nvim_process.h"
 
 namespace himalaya::e2e {
 namespace {

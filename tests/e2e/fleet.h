@@ -27,9 +27,27 @@
 #include <thread>
 #include <vector>
 
-#include "tests/e2e/nvim_process.h"
+#include "tests/support/clock.h"
+#include "tests/support/host_setup.h"
+#include "tests/support/nvim_process.h"
+#include "tests/support/sync_log.h"
 
 namespace himalaya::e2e {
+
+using testing::as_strings;
+using testing::describe;
+using testing::HostSetup;
+using testing::lua_number;
+using testing::lua_quote;
+using testing::NvimProcess;
+using testing::process_gone;
+using testing::read_sync_log;
+using testing::setup_lua;
+using testing::SyncRun;
+using testing::TestHome;
+using testing::wait_until;
+using testing::wall_now;
+using namespace std::chrono_literals;
 
 inline constexpr const char* primary_role = "Primary Coordinator";
 inline constexpr const char* secondary_role = "Secondary";
@@ -46,82 +64,12 @@ inline std::string seconds_arg(double value) {
   return text;
 }
 
-inline double wall_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 inline std::string joined(const std::vector<std::string>& lines) {
   std::string text;
   for (const auto& l : lines) {
     text += l + "\n";
   }
   return text;
-}
-
-// One run of the fake sync command, from the sync log.
-struct SyncRun {
-  std::string label;
-  double start = 0;
-  std::optional<double> end;
-};
-
-// The runs in the sync log, in the order they started. A start is matched with
-// the next end of the same label (one instance runs one sync at a time). A
-// line still being written (no newline yet) is ignored.
-inline std::vector<SyncRun> read_sync_log(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::vector<SyncRun> runs;
-  std::size_t pos = 0;
-  while (true) {
-    std::size_t newline = text.find('\n', pos);
-    if (newline == std::string::npos) {
-      break;
-    }
-    std::istringstream line(text.substr(pos, newline - pos));
-    pos = newline + 1;
-    std::string kind;
-    std::string label;
-    std::string time;
-    if (!(line >> kind >> label >> time)) {
-      ADD_FAILURE() << "malformed sync log line in " << path;
-      continue;
-    }
-    double t = std::stod(time);
-    if (kind == "start") {
-      runs.push_back(SyncRun{label, t, std::nullopt});
-    } else if (kind == "end") {
-      auto open = std::find_if(runs.begin(), runs.end(),
-                               [&](const SyncRun& r) { return r.label == label && !r.end; });
-      if (open == runs.end()) {
-        ADD_FAILURE() << "end without a start for " << label;
-        continue;
-      }
-      open->end = t;
-    } else {
-      ADD_FAILURE() << "unknown sync log line kind " << kind;
-    }
-  }
-  std::stable_sort(runs.begin(), runs.end(),
-                   [](const SyncRun& a, const SyncRun& b) { return a.start < b.start; });
-  return runs;
-}
-
-inline std::string describe(const std::vector<SyncRun>& runs) {
-  std::ostringstream out;
-  out.setf(std::ios::fixed);
-  out.precision(3);
-  double origin = runs.empty() ? 0 : runs.front().start;
-  for (const auto& r : runs) {
-    out << "  " << r.label << " " << (r.start - origin) << " .. ";
-    if (r.end) {
-      out << (*r.end - origin);
-    } else {
-      out << "(running)";
-    }
-    out << "\n";
-  }
-  return out.str();
 }
 
 // The schedule as the hosts record it: last_sync_time (the wall time at which
@@ -302,26 +250,26 @@ class Fleet {
                   lua_quote(std::string(HIMALAYA_SOURCE_DIR) + "/tests/e2e/fake_sync.sh") + ", " +
                   lua_quote(sync_log().string()) + ", " + lua_quote(label(i)) + ", " +
                   lua_quote(seconds_arg(o.sync_seconds)) + "}";
-    const TestHome& home = *homes_.at(i);
+    HostSetup setup;
+    setup.binary = HIMALAYA_HOST_BINARY;
+    setup.debug = o.debug;
+    setup.state_file = state_file();
+    setup.log_file = homes_.at(i)->log_file();
+    setup.auto_sync = o.auto_sync;
+    setup.interval = o.interval;
+    setup.startup_delay = o.startup_delay;
+    setup.command = command;
+    setup.timeout = o.timeout;
+    setup.lock_file = shared_.dir / "mbsync.lock";
+    setup.heartbeat_interval = o.heartbeat_interval;
+    setup.takeover_threshold = o.takeover_threshold;
+    setup.sync_cooldown = o.sync_cooldown;
     return o.extra_lua + "\n" +
            "_G.notes = {}\n"
            "vim.notify = function(msg, level, opts)\n"
            "  table.insert(_G.notes, {msg = tostring(msg), level = level})\n"
-           "end\n"
-           "require('himalaya_coord').setup({\n"
-           "  binary = " +
-           lua_quote(HIMALAYA_HOST_BINARY) + ",\n  debug = " + (o.debug ? "true" : "false") +
-           ",\n  state_file = " + lua_quote(state_file().string()) +
-           ",\n  log_file = " + lua_quote(home.log_file().string()) +
-           ",\n  sync = {\n    auto_sync = " + (o.auto_sync ? "true" : "false") +
-           ",\n    interval = " + lua_number(o.interval) +
-           ",\n    startup_delay = " + lua_number(o.startup_delay) + ",\n    command = " + command +
-           ",\n    timeout = " + lua_number(o.timeout) +
-           ",\n    lock_file = " + lua_quote((shared_.dir / "mbsync.lock").string()) +
-           ",\n    coordination = {\n      enabled = true,\n      heartbeat_interval = " +
-           lua_number(o.heartbeat_interval) +
-           ",\n      takeover_threshold = " + lua_number(o.takeover_threshold) +
-           ",\n      sync_cooldown = " + lua_number(o.sync_cooldown) + ",\n    },\n  },\n})\n";
+           "end\n" +
+           setup_lua(setup);
   }
 
   // Destroyed last: the Neovims go first, then their homes, then this.

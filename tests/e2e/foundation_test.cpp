@@ -10,10 +10,17 @@
 #include <string>
 #include <vector>
 
-#include "tests/e2e/nvim_process.h"
+#include "tests/support/nvim_process.h"
 
 namespace himalaya::e2e {
 namespace {
+
+using testing::as_strings;
+using testing::NvimProcess;
+using testing::process_gone;
+using testing::TestHome;
+using testing::wait_until;
+using namespace std::chrono_literals;
 
 // The host's pid, or -1 while there is none. Between the host's death and
 // Neovim's on_exit callback the old job id is still current, and jobpid()

@@ -33,6 +33,8 @@
 #include <vector>
 
 #include "host/sync_errors.h"
+#include "tests/support/files.h"
+#include "tests/support/run_loop.h"
 
 namespace himalaya::host {
 namespace {
@@ -42,23 +44,7 @@ using namespace std::chrono_literals;
 
 constexpr auto patience = 10s;  // for things that take milliseconds when all is well
 
-// Runs `io` until `condition` holds or `limit` passes; true if it holds.
-bool run_until(boost::asio::io_context& io, const std::function<bool()>& condition,
-               std::chrono::steady_clock::duration limit = patience) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= deadline) {
-      return false;
-    }
-    if (io.stopped()) {
-      io.restart();
-    }
-    if (io.run_one_for(20ms) == 0) {
-      std::this_thread::sleep_for(2ms);  // nothing queued: poll the condition
-    }
-  }
-  return true;
-}
+using himalaya::testing::run_until;
 
 struct ProcStat {
   char state = '?';
@@ -171,9 +157,7 @@ struct Completion {
 class SyncRunnerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "sync_runner_test.XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
+    dir_ = himalaya::testing::make_temp_dir("sync_runner_test.");
     lock_file_ = dir_ / "run" / "himalaya" / "mbsync.lock";
   }
   void TearDown() override {

@@ -16,12 +16,14 @@
 #include <sstream>
 
 #include "tests/mail/evidence.h"
+#include "tests/support/files.h"
+#include "tests/support/host_setup.h"
 
 namespace himalaya::mail {
 namespace {
 
-using e2e::lua_number;
-using e2e::lua_quote;
+using testing::lua_number;
+using testing::lua_quote;
 
 std::string shell_quote(const std::string& s) {
   std::string out = "'";
@@ -83,18 +85,8 @@ std::string between(const std::string& line, const std::string& open, char close
 
 }  // namespace
 
-double wall_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 MailServer::MailServer() {
-  std::string pattern = (std::filesystem::temp_directory_path() / "himalaya-mail-XXXXXX").string();
-  std::vector<char> buf(pattern.begin(), pattern.end());
-  buf.push_back('\0');
-  if (::mkdtemp(buf.data()) == nullptr) {
-    throw std::runtime_error("mkdtemp failed");
-  }
-  dir_ = buf.data();
+  dir_ = testing::make_temp_dir("himalaya-mail-");
   std::string output;
   int status = run(script("start", dir_), output);
   if (status == 3) {
@@ -306,22 +298,23 @@ bool Fleet::start(int count, const std::string& mbsyncrc, const FleetOptions& o)
       other_host != nullptr && *other_host != '\0' ? other_host : HIMALAYA_HOST_BINARY;
   const std::string command = "{'mbsync', '-c', " + lua_quote(mbsyncrc) + ", '-a'}";
   for (int i = 0; i < count; ++i) {
-    homes_.push_back(std::make_unique<e2e::TestHome>());
-    const e2e::TestHome& home = *homes_.back();
-    home.write_init(
-        "require('himalaya_coord').setup({\n"
-        "  binary = " +
-        lua_quote(host) + ",\n  state_file = " + lua_quote(state_file().string()) +
-        ",\n  log_file = " + lua_quote(home.log_file().string()) +
-        ",\n  sync = {\n    auto_sync = true,\n    interval = " + lua_number(o.interval) +
-        ",\n    startup_delay = " + lua_number(o.startup_delay) + ",\n    command = " + command +
-        ",\n    timeout = " + lua_number(o.timeout) +
-        ",\n    lock_file = " + lua_quote((shared_.dir / "mbsync.lock").string()) +
-        ",\n    coordination = {\n      enabled = true,\n      heartbeat_interval = " +
-        lua_number(o.heartbeat_interval) +
-        ",\n      takeover_threshold = " + lua_number(o.takeover_threshold) +
-        ",\n      sync_cooldown = " + lua_number(o.sync_cooldown) + ",\n    },\n  },\n})\n");
-    nvims_.push_back(std::make_unique<e2e::NvimProcess>(home));
+    homes_.push_back(std::make_unique<testing::TestHome>());
+    const testing::TestHome& home = *homes_.back();
+    testing::HostSetup setup;
+    setup.binary = host;
+    setup.state_file = state_file();
+    setup.log_file = home.log_file();
+    setup.auto_sync = true;
+    setup.interval = o.interval;
+    setup.startup_delay = o.startup_delay;
+    setup.command = command;
+    setup.timeout = o.timeout;
+    setup.lock_file = shared_.dir / "mbsync.lock";
+    setup.heartbeat_interval = o.heartbeat_interval;
+    setup.takeover_threshold = o.takeover_threshold;
+    setup.sync_cooldown = o.sync_cooldown;
+    home.write_init(testing::setup_lua(setup));
+    nvims_.push_back(std::make_unique<testing::NvimProcess>(home));
     alive_.push_back(true);
   }
   for (std::size_t i = 0; i < nvims_.size(); ++i) {
@@ -339,7 +332,7 @@ void Fleet::stop() {
   nvims_.clear();  // SIGKILLs each Neovim's process group and reaps it
   for (pid_t host : host_pids_) {
     if (host > 0) {
-      EXPECT_TRUE(e2e::wait_until([&] { return e2e::process_gone(host); }, 5s))
+      EXPECT_TRUE(testing::wait_until([&] { return testing::process_gone(host); }, 5s))
           << "host " << host << " is still running";
     }
   }
@@ -348,7 +341,7 @@ void Fleet::stop() {
 
 pid_t Fleet::refresh_host_pid(std::size_t i, std::chrono::milliseconds timeout) {
   pid_t pid = -1;
-  e2e::wait_until(
+  testing::wait_until(
       [&] {
         auto job = nvim(i).lua_int(
             "local m = require('himalaya_coord') "
@@ -416,7 +409,7 @@ std::vector<pid_t> processes_matching(const std::string& needle) {
     std::ifstream in(entry.path() / "cmdline");
     std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     if (cmdline.find(needle) != std::string::npos &&
-        !e2e::process_gone(static_cast<pid_t>(std::stoi(name)))) {
+        !testing::process_gone(static_cast<pid_t>(std::stoi(name)))) {
       out.push_back(static_cast<pid_t>(std::stoi(name)));
     }
   }

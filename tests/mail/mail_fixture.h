@@ -12,7 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "tests/e2e/nvim_process.h"
+#include "tests/support/clock.h"
+#include "tests/support/nvim_process.h"
 
 namespace himalaya::mail {
 
@@ -115,7 +116,7 @@ class Fleet {
   void stop();
 
   std::size_t size() const { return nvims_.size(); }
-  e2e::NvimProcess& nvim(std::size_t i) { return *nvims_.at(i); }
+  testing::NvimProcess& nvim(std::size_t i) { return *nvims_.at(i); }
   pid_t host_pid(std::size_t i) const { return host_pids_.at(i); }
   // Asks Neovim i for its host's pid again (after the Lua side restarted the
   // host) once the new host is ready; returns it, or -1 if it is not ready
@@ -137,15 +138,15 @@ class Fleet {
   std::string log_tails(std::size_t lines = 30) const;
 
  private:
-  e2e::TestHome shared_;
-  std::vector<std::unique_ptr<e2e::TestHome>> homes_;
-  std::vector<std::unique_ptr<e2e::NvimProcess>> nvims_;
+  testing::TestHome shared_;
+  std::vector<std::unique_ptr<testing::TestHome>> homes_;
+  std::vector<std::unique_ptr<testing::NvimProcess>> nvims_;
   std::vector<pid_t> host_pids_;
   std::vector<bool> alive_;
 };
 
 // Wall-clock seconds since the epoch (the clock of Dovecot's log).
-double wall_now();
+using testing::wall_now;
 // Pids of running processes whose command line contains `needle`.
 std::vector<pid_t> processes_matching(const std::string& needle);
 // A printable list of sessions, relative to the first login.

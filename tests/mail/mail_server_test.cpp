@@ -82,7 +82,7 @@ TEST(MailServer, OneMbsyncRunIsOneSessionFromLoginToLogout) {
 
   // mbsync has exited, but Dovecot may write the disconnect line a moment later.
   std::vector<Session> sessions;
-  e2e::wait_until(
+  testing::wait_until(
       [&] {
         sessions = server.sessions();
         return sessions.size() == 1 && sessions[0].logout.has_value();

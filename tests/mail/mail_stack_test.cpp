@@ -41,8 +41,8 @@
 namespace himalaya::mail {
 namespace {
 
-using e2e::wait_until;
 using std::chrono::steady_clock;
+using testing::wait_until;
 
 constexpr double kInterval = 1.5;
 constexpr double kCooldown = 0.5;
@@ -274,7 +274,7 @@ void expect_schedule_kept_and_clean(MailServer& server, Fleet& fleet, std::size_
 // primary Neovim. Another instance must be primary within `limit` seconds
 // (printed), the old Neovim and its host must be gone, and the schedule kept.
 void expect_failover_when_primary_ends(const char* what,
-                                       const std::function<void(e2e::NvimProcess&)>& end,
+                                       const std::function<void(testing::NvimProcess&)>& end,
                                        double limit) {
   START_SERVER(server);
   Fleet fleet;
@@ -292,7 +292,7 @@ void expect_failover_when_primary_ends(const char* what,
   EXPECT_LE(f.seconds, limit);
   ASSERT_TRUE(fleet.nvim(*old_primary).wait_exit(5s)) << "nvim did not exit after " << what;
   fleet.mark_gone(*old_primary);
-  EXPECT_TRUE(wait_until([&] { return e2e::process_gone(fleet.host_pid(*old_primary)); }, 5s))
+  EXPECT_TRUE(wait_until([&] { return testing::process_gone(fleet.host_pid(*old_primary)); }, 5s))
       << "the old primary's host did not exit";
   expect_schedule_kept_and_clean(server, fleet, *last);
 }
@@ -399,7 +399,7 @@ std::string describe(const std::map<std::string, int>& roles) {
 // schedule (no extra sync for the handover, none missed).
 TEST(MailStack, QuitInPrimaryHandsOverWithinASecondWithoutExtraLogin) {
   expect_failover_when_primary_ends(
-      ":qa", [](e2e::NvimProcess& nvim) { nvim.command_no_wait("qa"); }, 1.0);
+      ":qa", [](testing::NvimProcess& nvim) { nvim.command_no_wait("qa"); }, 1.0);
 }
 
 // --- 3. SIGKILL of the primary ----------------------------------------------
@@ -409,7 +409,7 @@ TEST(MailStack, QuitInPrimaryHandsOverWithinASecondWithoutExtraLogin) {
 // the next 4 logins keep to the schedule, and no two IMAP sessions overlap.
 TEST(MailStack, SigkillOfPrimaryKeepsScheduleWithoutOverlap) {
   expect_failover_when_primary_ends(
-      "SIGKILL", [](e2e::NvimProcess& nvim) { nvim.kill(SIGKILL); },
+      "SIGKILL", [](testing::NvimProcess& nvim) { nvim.kill(SIGKILL); },
       options().takeover_threshold + 1.0);
 }
 
@@ -439,9 +439,9 @@ TEST(MailStack, SigkillOfPrimaryHostAloneKeepsScheduleWithoutOverlap) {
   std::printf("new primary after SIGKILL of the primary's host: %.3f s\n", f.seconds);
   EXPECT_TRUE(f.primary.has_value()) << "no other instance became primary";
   EXPECT_LE(f.seconds, options().takeover_threshold + 1.0);
-  EXPECT_TRUE(wait_until([&] { return e2e::process_gone(old_host); }, 5s));
+  EXPECT_TRUE(wait_until([&] { return testing::process_gone(old_host); }, 5s));
   for (pid_t pid : mbsync_before) {
-    EXPECT_TRUE(wait_until([&] { return e2e::process_gone(pid); }, 5s))
+    EXPECT_TRUE(wait_until([&] { return testing::process_gone(pid); }, 5s))
         << "mbsync " << pid << " outlived its host";
   }
 
@@ -841,8 +841,8 @@ TEST(MailStack, QuitInPrimaryWhileMbsyncRunsEndsTheSyncThenHandsOver) {
         if (!s || !s->primary || s->primary->instance_id == old_id) {
           return false;
         }
-        mbsync_gone_at_handover =
-            std::all_of(mbsync.begin(), mbsync.end(), [](pid_t p) { return e2e::process_gone(p); });
+        mbsync_gone_at_handover = std::all_of(mbsync.begin(), mbsync.end(),
+                                              [](pid_t p) { return testing::process_gone(p); });
         handed = s;
         return true;
       },
@@ -863,10 +863,10 @@ TEST(MailStack, QuitInPrimaryWhileMbsyncRunsEndsTheSyncThenHandsOver) {
   }
   ASSERT_TRUE(fleet.nvim(*old_primary).wait_exit(5s)) << "nvim did not exit on :qa";
   fleet.mark_gone(*old_primary);
-  EXPECT_TRUE(wait_until([&] { return e2e::process_gone(old_host); }, 5s))
+  EXPECT_TRUE(wait_until([&] { return testing::process_gone(old_host); }, 5s))
       << "the old primary's host did not exit";
   for (pid_t pid : mbsync) {
-    EXPECT_TRUE(e2e::process_gone(pid)) << "mbsync " << pid << " was left running";
+    EXPECT_TRUE(testing::process_gone(pid)) << "mbsync " << pid << " was left running";
   }
   {
     auto sessions = server.sessions();

@@ -27,8 +27,8 @@ namespace himalaya::rpc {
 namespace {
 
 using boost::asio::local::stream_protocol;
-using testing::poll_until;
 using testing::run_until;
+using testing::wait_until;
 
 std::optional<std::string> find_nvim() {
   const char* path = std::getenv("PATH");
@@ -76,7 +76,7 @@ class RealNvim : public ::testing::Test {
     // Wait until Neovim accepts connections on the socket, or dies.
     stream_protocol::socket socket(io_);
     bool died = false;
-    const bool connected = poll_until(
+    const bool connected = wait_until(
         [&] {
           int status = 0;
           if (::waitpid(nvim_pid_, &status, WNOHANG) == nvim_pid_) {
@@ -91,7 +91,7 @@ class RealNvim : public ::testing::Test {
           }
           return !ec;
         },
-        std::chrono::seconds(10));
+        std::chrono::seconds(10), std::chrono::milliseconds(5));
     ASSERT_FALSE(died) << "nvim exited before listening";
     ASSERT_TRUE(connected) << "nvim did not listen on " << socket_path_ << " within 10 s";
 

@@ -269,8 +269,9 @@ TEST(StdioTransport, ServesRequestsOnFd0AndFd1) {
   const bool answered = run_until(io, [&] { return echoed && cloexec; });
   session->close();
   int status = 0;
-  const bool exited = testing::poll_until(
-      [&] { return ::waitpid(child, &status, WNOHANG) == child; }, std::chrono::seconds(10));
+  const bool exited =
+      testing::wait_until([&] { return ::waitpid(child, &status, WNOHANG) == child; },
+                          std::chrono::seconds(10), std::chrono::milliseconds(5));
   if (!exited) {
     ::kill(child, SIGKILL);
     ::waitpid(child, &status, 0);

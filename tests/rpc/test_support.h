@@ -1,6 +1,7 @@
-// Helpers for the rpc/ tests: packing messages, running an io_context until a
-// condition holds, and FakeTransport, an in-memory transport that records what
-// the session writes and lets a test feed it bytes in any split.
+// Helpers for the rpc/ tests: packing messages, and FakeTransport, an
+// in-memory transport that records what the session writes and lets a test
+// feed it bytes in any split. Running an io_context until a condition holds
+// and polling for one outside it come from tests/support.
 #pragma once
 
 #include <algorithm>
@@ -19,6 +20,8 @@
 #include <vector>
 
 #include "rpc/transport.h"
+#include "tests/support/run_loop.h"
+#include "tests/support/wait.h"
 
 namespace himalaya::rpc::testing {
 
@@ -61,40 +64,8 @@ inline std::vector<msgpack::object_handle> unpack_all(std::string& bytes) {
   return out;
 }
 
-// Runs `io` until `done()` holds or `timeout` passes; returns done().
-template <class Pred>
-bool run_until(boost::asio::io_context& io, Pred done,
-               std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    const auto now = std::chrono::steady_clock::now();
-    if (now >= deadline) {
-      return done();
-    }
-    if (io.stopped()) {
-      io.restart();
-    }
-    io.run_one_for(std::min<std::chrono::steady_clock::duration>(deadline - now,
-                                                                 std::chrono::milliseconds(50)));
-  }
-  return true;
-}
-
-// For conditions outside any io_context (a file appearing, a process
-// exiting): checks `done()` every `interval` until it holds or `timeout`
-// passes; returns done().
-template <class Pred>
-bool poll_until(Pred done, std::chrono::milliseconds timeout,
-                std::chrono::milliseconds interval = std::chrono::milliseconds(5)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) {
-      return done();
-    }
-    std::this_thread::sleep_for(interval);
-  }
-  return true;
-}
+using himalaya::testing::run_until;
+using himalaya::testing::wait_until;
 
 // Runs every handler that is ready, and those they make ready, until none is
 // left. With FakeTransport nothing waits on the outside world, so this is

@@ -1,4 +1,4 @@
-#include "tests/e2e/nvim_process.h"
+#include "tests/support/nvim_process.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -15,8 +15,9 @@
 #include <vector>
 
 #include "rpc/transport.h"
+#include "tests/support/files.h"
 
-namespace himalaya::e2e {
+namespace himalaya::testing {
 std::string lua_quote(const std::string& s) {
   std::string out = "'";
   for (char c : s) {
@@ -46,37 +47,8 @@ std::vector<std::string> as_strings(const msgpack::object& o) {
   return out;
 }
 
-bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (true) {
-    if (condition()) {
-      return true;
-    }
-    if (std::chrono::steady_clock::now() >= deadline) {
-      return false;
-    }
-    std::this_thread::sleep_for(2ms);
-  }
-}
-
-bool process_gone(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text;
-  if (!stat || !std::getline(stat, text)) {
-    return true;
-  }
-  auto paren = text.rfind(')');
-  return paren != std::string::npos && paren + 2 < text.size() && text[paren + 2] == 'Z';
-}
-
 TestHome::TestHome() {
-  std::string pattern = (std::filesystem::temp_directory_path() / "himalaya-e2e-XXXXXX").string();
-  std::vector<char> buf(pattern.begin(), pattern.end());
-  buf.push_back('\0');
-  if (::mkdtemp(buf.data()) == nullptr) {
-    throw std::runtime_error("mkdtemp failed");
-  }
-  dir = buf.data();
+  dir = make_temp_dir("himalaya-e2e-");
   for (const char* sub : {"config", "state", "data", "cache", "runtime"}) {
     std::filesystem::create_directories(dir / sub);
   }
@@ -258,4 +230,4 @@ void NvimProcess::kill(int signal) const {
   ::kill(pid_, signal);
 }
 
-}  // namespace himalaya::e2e
+}  // namespace himalaya::testing

@@ -1,4 +1,4 @@
-// A real headless Neovim for end-to-end tests, driven over `--listen` with our
+// A real headless Neovim for the end-to-end, mail and chaos tests, driven over `--listen` with our
 // own rpc::Session.
 //
 // Each TestHome is a private directory with its own XDG_* variables, so tests
@@ -20,16 +20,11 @@
 #include <vector>
 
 #include "rpc/session.h"
+#include "tests/support/wait.h"
 
-namespace himalaya::e2e {
+namespace himalaya::testing {
 
 using namespace std::chrono_literals;
-
-// Polls `condition` every few milliseconds until it holds or `timeout` passes.
-bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
-
-// True when `pid` no longer runs: no /proc entry, or a zombie nobody reaped.
-bool process_gone(pid_t pid);
 
 // Lua source text for a string (single-quoted, escaped) and for a number
 // (exact, so fractional test intervals survive the round trip).
@@ -89,4 +84,4 @@ class NvimProcess {
   std::shared_ptr<msgpack::object_handle> last_;
 };
 
-}  // namespace himalaya::e2e
+}  // namespace himalaya::testing

@@ -1,0 +1,28 @@
+#include "tests/support/host_setup.h"
+
+#include "tests/support/nvim_process.h"
+
+namespace himalaya::testing {
+
+std::string setup_lua(const HostSetup& s) {
+  std::string debug;
+  if (s.debug) {
+    debug = std::string("  debug = ") + (*s.debug ? "true" : "false") + ",\n";
+  }
+  return "require('himalaya_coord').setup({\n"
+         "  binary = " +
+         lua_quote(s.binary) + ",\n" + debug +
+         "  state_file = " + lua_quote(s.state_file.string()) +
+         ",\n  log_file = " + lua_quote(s.log_file.string()) +
+         ",\n  sync = {\n    auto_sync = " + (s.auto_sync ? "true" : "false") +
+         ",\n    interval = " + lua_number(s.interval) +
+         ",\n    startup_delay = " + lua_number(s.startup_delay) + ",\n    command = " + s.command +
+         ",\n    timeout = " + lua_number(s.timeout) +
+         ",\n    lock_file = " + lua_quote(s.lock_file.string()) +
+         ",\n    coordination = {\n      enabled = true,\n      heartbeat_interval = " +
+         lua_number(s.heartbeat_interval) +
+         ",\n      takeover_threshold = " + lua_number(s.takeover_threshold) +
+         ",\n      sync_cooldown = " + lua_number(s.sync_cooldown) + ",\n    },\n  },\n})\n";
+}
+
+}  // namespace himalaya::testing

@@ -1,0 +1,32 @@
+// The init.lua call that starts one Neovim's host in a test fleet: every fleet
+// (end-to-end, mail, chaos) runs its Neovims with the same shape of
+// require('himalaya_coord').setup({...}) and differs only in the values here.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace himalaya::testing {
+
+struct HostSetup {
+  std::string binary;         // the host executable
+  std::optional<bool> debug;  // left out (the plugin's default) when unset
+  std::filesystem::path state_file;
+  std::filesystem::path log_file;
+  bool auto_sync = true;
+  double interval = 0;
+  double startup_delay = 0;
+  std::string command;  // a Lua argv literal, e.g. {'mbsync', '-a'}
+  double timeout = 0;   // the sync command's timeout
+  std::filesystem::path lock_file;
+  double heartbeat_interval = 0;
+  double takeover_threshold = 0;
+  double sync_cooldown = 0;
+};
+
+// Lua source text: require('himalaya_coord').setup({...}) with coordination
+// enabled and the values of `setup`, ending in a newline.
+std::string setup_lua(const HostSetup& setup);
+
+}  // namespace himalaya::testing
