@@ -144,6 +144,24 @@ bool settle(State& s, Memory& m, const Self& self, Step step, const Now& now, De
   return changed;
 }
 
+namespace {
+
+// The schedule's side of a SyncContext (the last sync, uptime, start-up);
+// the caller adds the role and the running sync.
+SyncContext schedule_context(const State& s, Memory& m, const Self& self, const Uptime& uptime,
+                             const Now& now) {
+  SyncContext ctx;
+  if (s.last_sync_time > 0) {
+    ctx.since_last = m.last_sync.since(s.last_sync_time, now.wall, now.boot);
+  }
+  ctx.uptime = uptime.seconds;
+  ctx.startup_pending = uptime.startup_pending;
+  ctx.timings = self.timings;
+  return ctx;
+}
+
+}  // namespace
+
 bool may_sync_automatically(const State& s, const std::string& instance_id) {
 #ifdef HIMALAYA_DELIBERATELY_BROKEN_FOR_TESTS
   // The defect tests/sim plants to show that the simulator catches a broken
@@ -163,14 +181,8 @@ Grant grant_sync(State& s, Memory& m, const Self& self, SyncTrigger trigger, con
   }
   Grant grant{true, "manual sync"};
   if (trigger == SyncTrigger::automatic) {
-    SyncContext ctx;
+    SyncContext ctx = schedule_context(s, m, self, uptime, now);
     ctx.is_primary = may_sync_automatically(s, self.id());
-    if (s.last_sync_time > 0) {
-      ctx.since_last = m.last_sync.since(s.last_sync_time, now.wall, now.boot);
-    }
-    ctx.uptime = uptime.seconds;
-    ctx.startup_pending = uptime.startup_pending;
-    ctx.timings = self.timings;
     SyncCheck check = check_automatic_sync(ctx);
     grant = {check.start, check.reason};
     if (!check.start) {
@@ -227,18 +239,12 @@ Due next_due(Memory& m, const Self& self, bool primary, const Uptime& uptime, co
     }
     return due;
   }
-  SyncContext ctx;
+  SyncContext ctx = schedule_context(view, m, self, uptime, now);
   ctx.is_primary = true;
   const double running_age =
       view.running_sync ? m.running.peek(view.running_sync->started, now.wall, now.boot) : 0;
   ctx.running =
       running_sync_active(view, self.identity.host, self.probe, running_age, self.timings).active;
-  if (view.last_sync_time > 0) {
-    ctx.since_last = m.last_sync.since(view.last_sync_time, now.wall, now.boot);
-  }
-  ctx.uptime = uptime.seconds;
-  ctx.startup_pending = uptime.startup_pending;
-  ctx.timings = self.timings;
   SyncCheck check = check_automatic_sync(ctx);
   due.now = check.start;
   due.wait =
