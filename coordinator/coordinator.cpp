@@ -210,6 +210,9 @@ void Coordinator::Impl::set_role(Role role) {
   }
   const Role before = role_;
   role_ = role;
+  if (before == Role::primary) {
+    memory_.push_pending = false;  // the new primary's watcher reports from now on
+  }
   std::string text = std::string("role: ") + to_string(before) + " -> " + to_string(role);
   if (role != Role::uncoordinated && memory_.view && memory_.view->primary) {
     text += "; primary is " + memory_.view->primary->instance_id;
@@ -312,7 +315,7 @@ void Coordinator::Impl::on_due_timer() {
   due_asked_ = tick_count_;
   debug("sync due: " + due.reason);
   if (events_.sync_due) {
-    events_.sync_due();
+    events_.sync_due(due.trigger);
   }
 }
 
@@ -348,6 +351,9 @@ void Coordinator::sync_process_started(int pid) {
 }
 void Coordinator::end_sync(SyncOutcome outcome, const std::string& message) {
   impl_->end_sync(outcome, message);
+}
+void Coordinator::mail_changed() {
+  impl_->mail_changed();
 }
 void Coordinator::release() {
   impl_->set_released(true);

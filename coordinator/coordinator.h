@@ -122,10 +122,11 @@ struct Status {
 
 struct Events {
   std::function<void(Role before, Role after)> role_changed;
-  // An automatic sync should start now. The caller calls begin_sync(automatic),
-  // which checks the rules again under the lock. Fired at most once per due
-  // time; fired again at the next heartbeat if begin_sync was not called.
-  std::function<void()> sync_due;
+  // A sync should start now: `automatic` (the timer) or `push` (the server
+  // reported a change, mail_changed()). The caller calls begin_sync() with
+  // that trigger, which checks the rules again under the lock. Fired at most
+  // once per due time; fired again at the next heartbeat if no sync began.
+  std::function<void(SyncTrigger)> sync_due;
   // A sync of the fleet started or ended, whoever ran it (SPEC §9), as this
   // instance learned it from the state file (sync_events.h), or this
   // instance's own sync when the file did not record it.
@@ -169,6 +170,13 @@ class Coordinator {
   void sync_process_started(int pid);
   // Records the end of this instance's sync with its outcome.
   void end_sync(SyncOutcome outcome, const std::string& message);
+
+  // Push (SPEC §10): the primary's IMAP IDLE watcher saw the server's mailbox
+  // change. A push sync becomes due (sync_due(push)) as check_push_sync()
+  // allows: at once, or push_min_gap after the last sync start, or once the
+  // running sync has ended (one follow-up for every change meanwhile). Ignored
+  // unless this instance is primary.
+  void mail_changed();
 
   // VimSuspend: give up the primary role now and stop contending.
   void release();

@@ -39,6 +39,8 @@ Coordinator::SyncGrant Coordinator::Impl::begin_sync(SyncTrigger trigger) {
   own_last_started_ = own_sync_->started;
   own_last_boot_ = clock().boottime();
   startup_ = Startup::decided;
+  memory_.push_pending = false;  // this sync fetches every change reported before it
+  due_asked_.reset();            // the next due time may come within this heartbeat
   due_timer_->cancel();
   debug("sync started: " + grant.reason);
   if (!recorded) {
@@ -76,6 +78,18 @@ void Coordinator::Impl::end_sync(SyncOutcome outcome, const std::string& message
   announce(announcer_.local_done(mine));  // nothing if the file's view announced it
   debug(std::string("sync ended: ") + to_string(outcome) +
         (message.empty() ? "" : " (" + message + ")"));
+}
+
+void Coordinator::Impl::mail_changed() {
+  if (stopped() || role_ != Role::primary) {
+    debug("push ignored: this instance is not primary");
+    return;
+  }
+  if (!memory_.push_pending) {
+    debug("push: the server reported a change");
+  }
+  memory_.push_pending = true;
+  arm_due();
 }
 
 void Coordinator::Impl::start() {

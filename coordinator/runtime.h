@@ -130,6 +130,7 @@ class Coordinator::Impl {
   Coordinator::SyncGrant begin_sync(SyncTrigger trigger);
   void sync_process_started(int pid);
   void end_sync(SyncOutcome outcome, const std::string& message);
+  void mail_changed();
   void start();
   void stop();
   void set_released(bool released);

@@ -56,6 +56,8 @@ const char* to_string(SyncBlock block) {
       return "cooldown";
     case SyncBlock::not_due:
       return "not due";
+    case SyncBlock::min_gap:
+      return "push min_gap";
   }
   return "none";
 }
@@ -129,6 +131,24 @@ SyncCheck check_automatic_sync(const SyncContext& ctx) {
   }
   check.start = true;
   check.reason = "scheduled sync";
+  return check;
+}
+
+SyncCheck check_push_sync(const SyncContext& ctx) {
+  if (ctx.running) {
+    return blocked(SyncBlock::running, 0, "push sync waits: a sync is already running");
+  }
+  if (!ctx.is_primary) {
+    return blocked(SyncBlock::not_primary, 0, "push ignored as secondary");
+  }
+  const double gap = ctx.timings.push_min_gap;
+  if (ctx.since_last && *ctx.since_last < gap) {
+    return blocked(SyncBlock::min_gap, gap - *ctx.since_last,
+                   "push sync in " + seconds_text(gap - *ctx.since_last) + " (push min_gap)");
+  }
+  SyncCheck check;
+  check.start = true;
+  check.reason = "push sync: the server reported a change";
   return check;
 }
 

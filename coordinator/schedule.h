@@ -60,7 +60,7 @@ class SyncClock {
 // true (the caller writes the state).
 bool restamp_last_sync(State& state, SyncClock& clock, double wall, double boot);
 
-enum class SyncBlock { none, running, not_primary, cooldown, not_due };
+enum class SyncBlock { none, running, not_primary, cooldown, not_due, min_gap };
 const char* to_string(SyncBlock block);
 
 struct SyncContext {
@@ -81,6 +81,16 @@ struct SyncCheck {
 };
 
 SyncCheck check_automatic_sync(const SyncContext& context);
+
+// A push sync (SPEC §10): the primary's IMAP IDLE watcher saw the server's
+// mailbox change. It skips the cooldown (new mail is what the user waits for)
+// but starts at least push_min_gap after the last sync start, whoever ran it,
+// so a burst of deliveries is one sync, not one per message. It never starts
+// while a sync runs: the caller keeps the change pending and asks again when
+// that sync has ended, which gives one follow-up sync however many changes
+// came meanwhile. Like any sync it moves the fleet's schedule: the next
+// automatic sync is due an interval after it.
+SyncCheck check_push_sync(const SyncContext& context);
 
 // Is the recorded running sync still running? When the record names its sync
 // process and that ran on this host and boot, the process decides: the sync

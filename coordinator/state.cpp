@@ -117,7 +117,12 @@ std::optional<SyncOutcome> outcome_from(const std::string& s) {
 }
 
 SyncTrigger trigger_from(const std::string& s) {
-  return s == to_string(SyncTrigger::manual) ? SyncTrigger::manual : SyncTrigger::automatic;
+  for (auto t : {SyncTrigger::manual, SyncTrigger::push}) {
+    if (s == to_string(t)) {
+      return t;
+    }
+  }
+  return SyncTrigger::automatic;
 }
 
 Json to_json(const InstanceRecord& r) {
@@ -151,7 +156,15 @@ const char* to_string(SyncOutcome outcome) {
 }
 
 const char* to_string(SyncTrigger trigger) {
-  return trigger == SyncTrigger::manual ? "manual" : "auto";
+  switch (trigger) {
+    case SyncTrigger::automatic:
+      return "auto";
+    case SyncTrigger::manual:
+      return "manual";
+    case SyncTrigger::push:
+      return "push";
+  }
+  return "auto";
 }
 
 Result<State> parse_state(std::string_view text) {

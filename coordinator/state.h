@@ -28,10 +28,12 @@ inline constexpr int state_schema_version = 2;
 enum class SyncOutcome { ok, failed, timed_out, cancelled };
 const char* to_string(SyncOutcome outcome);
 
-// Why a sync ran: the timer, or the user (:HimalayaSyncNow). Key `trigger` of
-// `running_sync` and `last_result`, "auto" or "manual"; a record without it
-// (written by an older host) reads as auto.
-enum class SyncTrigger { automatic, manual };
+// Why a sync ran: the timer, the user (:HimalayaSyncNow), or the server
+// (push, SPEC §10: the primary's IMAP IDLE watcher saw the mailbox change).
+// Key `trigger` of `running_sync` and `last_result`, "auto", "manual" or
+// "push"; a record without it, or with a value this version does not know
+// (written by another host version), reads as auto.
+enum class SyncTrigger { automatic, manual, push };
 const char* to_string(SyncTrigger trigger);
 
 // One running host, registered under `instances`. Every instance refreshes its

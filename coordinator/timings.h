@@ -24,6 +24,7 @@ struct Timings {
   double sync_timeout = 600;        // sync.timeout: the sync command's limit
   double lock_timeout = 1.5;        // the bounded wait for the state file's lock
   double leave_lock_timeout = 0.3;  // the same, in all, once the instance is leaving
+  double push_min_gap = 2;          // sync.push.min_gap: between push sync starts (SPEC §10)
 
   // A recorded running sync older than this is abandoned by the readers: its
   // owner would have killed it at sync_timeout, and its process would have

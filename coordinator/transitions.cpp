@@ -160,6 +160,13 @@ SyncContext schedule_context(const State& s, Memory& m, const Self& self, const 
   return ctx;
 }
 
+// Blocked only until some time has passed (not by a role or a running sync,
+// which change with the state, not the clock).
+bool waits_for_time(const SyncCheck& check) {
+  return check.block == SyncBlock::cooldown || check.block == SyncBlock::not_due ||
+         check.block == SyncBlock::min_gap;
+}
+
 }  // namespace
 
 bool may_sync_automatically(const State& s, const std::string& instance_id) {
@@ -180,10 +187,11 @@ Grant grant_sync(State& s, Memory& m, const Self& self, SyncTrigger trigger, con
     return {false, "a sync is already running (started by " + s.running_sync->instance_id + ")"};
   }
   Grant grant{true, "manual sync"};
-  if (trigger == SyncTrigger::automatic) {
+  if (trigger != SyncTrigger::manual) {
     SyncContext ctx = schedule_context(s, m, self, uptime, now);
     ctx.is_primary = may_sync_automatically(s, self.id());
-    SyncCheck check = check_automatic_sync(ctx);
+    SyncCheck check =
+        trigger == SyncTrigger::push ? check_push_sync(ctx) : check_automatic_sync(ctx);
     grant = {check.start, check.reason};
     if (!check.start) {
       return grant;
@@ -245,12 +253,21 @@ Due next_due(Memory& m, const Self& self, bool primary, const Uptime& uptime, co
       view.running_sync ? m.running.peek(view.running_sync->started, now.wall, now.boot) : 0;
   ctx.running =
       running_sync_active(view, self.identity.host, self.probe, running_age, self.timings).active;
-  SyncCheck check = check_automatic_sync(ctx);
+  const SyncCheck check = check_automatic_sync(ctx);
   due.now = check.start;
-  due.wait =
-      check.block == SyncBlock::cooldown || check.block == SyncBlock::not_due ? check.wait : -1;
+  due.wait = waits_for_time(check) ? check.wait : -1;
   due.reason = check.reason;
   due.startup_decided = check.startup_decided;
+  if (m.push_pending && !due.now) {
+    const SyncCheck push = check_push_sync(ctx);
+    if (push.start) {
+      due.now = true;
+      due.reason = push.reason;
+      due.trigger = SyncTrigger::push;
+    } else if (waits_for_time(push) && (due.wait < 0 || push.wait < due.wait)) {
+      due.wait = push.wait;
+    }
+  }
   return due;
 }
 

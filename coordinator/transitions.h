@@ -53,6 +53,11 @@ struct Memory {
   // when (monotonic): see settle_running_sync().
   std::optional<std::pair<std::string, double>> exit_seen;
   double exit_seen_at = 0;
+  // The server reported a change (push, SPEC §10) that no sync of this
+  // instance started since has fetched. Set by the watcher's report while
+  // primary; cleared when this instance starts a sync, or stops being primary
+  // (the new primary's watcher takes over).
+  bool push_pending = false;
 };
 
 // This instance's own sync while it runs.
@@ -129,8 +134,9 @@ struct Grant {
 // Whether this instance may run automatic syncs: it holds the lease (SPEC §5).
 bool may_sync_automatically(const State& s, const std::string& instance_id);
 
-// Checks the rules for a sync (automatic: primary, schedule, cooldown; manual:
-// none but that no sync runs) and, if they allow it, records its start.
+// Checks the rules for a sync (automatic: primary, schedule, cooldown; push:
+// primary and push_min_gap; manual: none but that no sync runs) and, if they
+// allow it, records its start.
 Grant grant_sync(State& s, Memory& m, const Self& self, SyncTrigger trigger, const Uptime& uptime,
                  const Now& now);
 
@@ -141,14 +147,17 @@ bool record_sync_process(State& s, const Self& self, int pid, std::uint64_t star
 // instance may have been frozen while others settled its sync and synced again.
 bool record_sync_end(State& s, const Self& self, const SyncResult& result);
 
-// When should this instance next look at the schedule, and is an automatic
-// sync due now? For the primary this is check_automatic_sync() on the view;
-// a secondary only notes each fleet due time; Uncoordinated is below.
+// When should this instance next look at the schedule, and is a sync due now?
+// For the primary this is check_automatic_sync() on the view, and
+// check_push_sync() while a push is pending (whichever is due first; the
+// timer's sync when both are); a secondary only notes each fleet due time;
+// Uncoordinated is below.
 struct Due {
   bool now = false;
   double wait = -1;  // seconds until the next check; negative: none needed
   std::string reason;
   bool startup_decided = false;
+  SyncTrigger trigger = SyncTrigger::automatic;  // the sync that is due (automatic or push)
 };
 Due next_due(Memory& m, const Self& self, bool primary, const Uptime& uptime, const Now& now);
 

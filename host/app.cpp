@@ -25,7 +25,15 @@ using coordinator::Role;
 using coordinator::SyncTrigger;
 
 const char* trigger_name(SyncTrigger trigger) {
-  return trigger == SyncTrigger::manual ? "manual" : "automatic";
+  switch (trigger) {
+    case SyncTrigger::automatic:
+      break;
+    case SyncTrigger::manual:
+      return "manual";
+    case SyncTrigger::push:
+      return "push";
+  }
+  return "automatic";
 }
 
 coordinator::Config coordinator_config(const HostConfig& config) {
@@ -115,7 +123,7 @@ void App::start_coordinator() {
   events.sync_event = [this](const coordinator::SyncEvent& e) {
     fire_event(event_name(e), event_data(e));
   };
-  events.sync_due = [this] { run_sync(SyncTrigger::automatic); };
+  events.sync_due = [this](SyncTrigger trigger) { run_sync(trigger); };
   events.warning = [this](const std::string& message) {
     log_->warn("{}", message);
     neovim_->notify_user("himalaya-coord: " + message, Level::warn);

@@ -26,6 +26,7 @@ struct Editor {
   std::unique_ptr<hc::Coordinator> coordinator;
   bool released = false;
   int sync_pid = 0;
+  double watching_from = -1;  // push: when its IDLE watcher is connected (mono; < 0: none)
   SyncTrigger sync_trigger = SyncTrigger::automatic;
   bool sync_coordinated = false;
   double sync_started = 0;  // world boottime
@@ -99,12 +100,16 @@ class FleetSim {
     config.state_file = "sim";
     config.timings = t_;
     hc::Events events;
-    events.sync_due = [this, slot] { start_sync(slot, SyncTrigger::automatic); };
+    events.sync_due = [this, slot](SyncTrigger trigger) { start_sync(slot, trigger); };
     events.role_changed = [this, slot](Role before, Role after) {
       trace(editors_[slot].id + " role " + hc::to_string(before) + " -> " + hc::to_string(after));
       if (after == Role::primary) {
         ++report_.role_changes;
       }
+      // Push: only the primary holds the IDLE connection; a new primary
+      // connects at once (TCP, TLS, LOGIN, EXAMINE, IDLE: a few round trips).
+      editors_[slot].watching_from =
+          o_.push && after == Role::primary ? world_.mono() + rng_.uniform(0.1, 0.5) : -1;
     };
     e.coordinator = std::make_unique<hc::Coordinator>(world_.environment(e.pid), std::move(config),
                                                       std::move(id), std::move(events));
@@ -195,7 +200,17 @@ class FleetSim {
       return;
     }
     const hc::State& s = world_.state();
-    if (trigger == SyncTrigger::automatic) {
+    if (trigger == SyncTrigger::push) {
+      ++report_.push_syncs;
+      if (!s.primary || s.primary->instance_id != e.id) {
+        violation("push sync granted to " + e.id + ", which does not hold the lease");
+      }
+      if (last_coordinated_ && now - *last_coordinated_ < t_.push_min_gap - 1e-6 &&
+          !jumped_since_auto_) {
+        violation("a push sync " + std::to_string(now - *last_coordinated_) +
+                  " s after the last sync (min_gap " + std::to_string(t_.push_min_gap) + " s)");
+      }
+    } else if (trigger == SyncTrigger::automatic) {
       ++report_.automatic_syncs;
       if (!s.primary || s.primary->instance_id != e.id) {
         violation("automatic sync granted to " + e.id + ", which does not hold the lease");
@@ -209,6 +224,7 @@ class FleetSim {
     } else {
       ++report_.manual_syncs;
     }
+    last_coordinated_ = now;
     // An Uncoordinated instance's sync is not in the file (the sync lock
     // keeps it apart); the file's syncs must never overlap.
     for (const Editor& other : editors_) {
@@ -228,6 +244,7 @@ class FleetSim {
     uncovered_ = false;
     for (double arrival : mail_) {
       fetching_.push_back(arrival);
+      report_.mail_start_delays.push_back(world_.boot() - arrival);
     }
     mail_.clear();
   }
@@ -276,8 +293,25 @@ class FleetSim {
   void schedule_mail() {
     world_.at(world_.mono() + rng_.exponential(3600 / o_.mail_per_hour), 0, [this] {
       mail_.push_back(world_.boot());
+      push_notify();
       schedule_mail();
     });
+  }
+
+  // The server tells the connected IDLE watcher (an untagged EXISTS) after a
+  // short network delay. A stopped host reads it when it resumes; mail that
+  // arrives while no watcher is connected waits for the next sync.
+  void push_notify() {
+    for (std::size_t slot = 0; slot < editors_.size(); ++slot) {
+      const Editor& e = editors_[slot];
+      if (e.pid != 0 && e.watching_from >= 0 && e.watching_from <= world_.mono()) {
+        world_.at(world_.mono() + rng_.uniform(0.005, 0.05), e.pid, [this, slot] {
+          if (editors_[slot].coordinator) {
+            editors_[slot].coordinator->mail_changed();
+          }
+        });
+      }
+    }
   }
 
   void schedule_manual() {
@@ -383,9 +417,9 @@ class FleetSim {
   void finish() {
     report_.events = world_.events_run();
     report_.writes = world_.writes();
-    // Nothing wrong, and no manual sync moving the schedule (a manual sync
+    // Nothing wrong, and no manual or push sync moving the schedule (either
     // starts a new interval, SPEC §5): one automatic sync per interval.
-    if (!o_.churn && !o_.faults && o_.manual_per_day == 0 && !editors_.empty()) {
+    if (!o_.churn && !o_.faults && o_.manual_per_day == 0 && !o_.push && !editors_.empty()) {
       const double expected = report_.expected_syncs;
       const double got = static_cast<double>(report_.automatic_syncs);
       if (std::abs(got - expected) > 1) {
@@ -406,6 +440,7 @@ class FleetSim {
 
   std::vector<int> running_;  // sync processes
   std::optional<double> last_auto_;
+  std::optional<double> last_coordinated_;  // the last sync start recorded in the state
   std::optional<double> last_start_;
   bool jumped_since_auto_ = false;
   bool uncovered_ = true;  // no editor was open at some point since the last sync start
@@ -418,58 +453,6 @@ class FleetSim {
 
 Report simulate(const Options& options) {
   return FleetSim(options).run();
-}
-
-std::string replay_command(const Options& o) {
-  char text[256];
-  std::snprintf(text, sizeof text,
-                "coord-sim --seed %llu --instances %d --days %g%s%s --mail-per-hour %g "
-                "--manual-per-day %g",
-                static_cast<unsigned long long>(o.seed), o.instances, o.days,
-                o.churn ? "" : " --no-churn", o.faults ? "" : " --no-faults", o.mail_per_hour,
-                o.manual_per_day);
-  return text;
-}
-
-double percentile(std::vector<double> values, double p) {
-  if (values.empty()) {
-    return 0;
-  }
-  std::sort(values.begin(), values.end());
-  const auto i = static_cast<std::size_t>(std::ceil(p * static_cast<double>(values.size()))) - 1;
-  return values[std::min(values.size() - 1, i)];
-}
-
-void print_report(std::ostream& out, const Options& o, const Report& r) {
-  char line[160];
-  std::snprintf(line, sizeof line, "simulated: %g day(s), %d editor slot(s), seed %llu\n", o.days,
-                o.instances, static_cast<unsigned long long>(o.seed));
-  out << line;
-  std::snprintf(line, sizeof line,
-                "syncs: %llu automatic (%.1f expected at one per interval), %llu manual, "
-                "%llu uncoordinated\n",
-                static_cast<unsigned long long>(r.automatic_syncs), r.expected_syncs,
-                static_cast<unsigned long long>(r.manual_syncs),
-                static_cast<unsigned long long>(r.uncoordinated_syncs));
-  out << line;
-  std::snprintf(line, sizeof line, "role changes: %llu; editors opened: %llu; faults: %llu\n",
-                static_cast<unsigned long long>(r.role_changes),
-                static_cast<unsigned long long>(r.editors_opened),
-                static_cast<unsigned long long>(r.faults));
-  out << line;
-  std::snprintf(line, sizeof line, "longest gap between syncs: %.0f s\n", r.longest_gap);
-  out << line;
-  std::snprintf(line, sizeof line, "mail to local: %zu messages, median %.0f s, p99 %.0f s\n",
-                r.mail_delays.size(), percentile(r.mail_delays, 0.5),
-                percentile(r.mail_delays, 0.99));
-  out << line;
-  std::snprintf(line, sizeof line, "steps: %llu events, %llu state writes\n",
-                static_cast<unsigned long long>(r.events),
-                static_cast<unsigned long long>(r.writes));
-  out << line;
-  for (const std::string& v : r.violations) {
-    out << "VIOLATION " << v << '\n';
-  }
 }
 
 }  // namespace himalaya::sim

@@ -26,6 +26,7 @@ struct Options {
   bool faults = true;  // false: nothing goes wrong
   double mail_per_hour = 6;
   double manual_per_day = 1;      // :HimalayaSyncNow per editor slot and day
+  bool push = false;              // the primary's IMAP IDLE watcher reports each arrival
   std::ostream* trace = nullptr;  // one line per event, if set
 };
 
@@ -35,14 +36,16 @@ std::string replay_command(const Options& options);
 struct Report {
   std::uint64_t automatic_syncs = 0;  // granted while coordinated
   std::uint64_t manual_syncs = 0;
+  std::uint64_t push_syncs = 0;
   std::uint64_t uncoordinated_syncs = 0;
   std::uint64_t role_changes = 0;  // the lease moved to another instance
   std::uint64_t editors_opened = 0;
   std::uint64_t faults = 0;
-  double longest_gap = 0;               // between sync starts, while an editor was open
-  double expected_syncs = 0;            // simulated time / interval
-  std::vector<double> mail_delays;      // arrival to the end of the sync that fetched it
-  std::vector<std::string> violations;  // broken invariants, with their simulated time
+  double longest_gap = 0;                 // between sync starts, while an editor was open
+  double expected_syncs = 0;              // simulated time / interval
+  std::vector<double> mail_delays;        // arrival to the end of the sync that fetched it
+  std::vector<double> mail_start_delays;  // arrival to the start of that sync
+  std::vector<std::string> violations;    // broken invariants, with their simulated time
   std::uint64_t events = 0;
   std::uint64_t writes = 0;
 };

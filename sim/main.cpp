@@ -1,7 +1,7 @@
 // coord-sim: a fleet of coordinators over simulated days (SPEC §13).
 //
 //   coord-sim [--seed S] [--instances N] [--days D] [--no-churn] [--no-faults]
-//             [--mail-per-hour R] [--manual-per-day R] [--trace]
+//             [--mail-per-hour R] [--manual-per-day R] [--push] [--trace]
 //             [--seeds K]
 //
 // Prints the report (sim/fleet.h) and exits 1 if an invariant broke, with the
@@ -20,7 +20,8 @@ namespace {
 int usage(const char* why) {
   std::cerr << "coord-sim: " << why << "\n"
             << "usage: coord-sim [--seed S] [--instances N] [--days D] [--no-churn] "
-               "[--no-faults] [--mail-per-hour R] [--manual-per-day R] [--trace] [--seeds K]\n";
+               "[--no-faults] [--mail-per-hour R] [--manual-per-day R] [--push] [--trace] "
+               "[--seeds K]\n";
   return 2;
 }
 
@@ -56,6 +57,8 @@ int main(int argc, char** argv) {
       o.churn = false;
     } else if (arg == "--no-faults") {
       o.faults = false;
+    } else if (arg == "--push") {
+      o.push = true;
     } else if (arg == "--trace") {
       trace = true;
     } else {

@@ -214,7 +214,7 @@ int main(int argc, char** argv) {
       say("sync-end " + id + " " + num(clock->wall()));
     });
   };
-  events.sync_due = [&] { run_sync(hc::SyncTrigger::automatic); };
+  events.sync_due = [&](hc::SyncTrigger trigger) { run_sync(trigger); };
 
   coordinator = std::make_unique<hc::Coordinator>(io, config, identity, clock, events);
 

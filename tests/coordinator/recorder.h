@@ -21,8 +21,9 @@ struct Recorder {
   std::vector<std::string> warnings;
   std::vector<std::string> debugs;
   int sync_due = 0;
-  std::vector<double> due_at;    // clock's monotonic seconds (mono_now() without one)
-  const Clock* clock = nullptr;  // the virtual clock, in the virtual-time tests
+  std::vector<double> due_at;             // clock's monotonic seconds (mono_now() without one)
+  std::vector<SyncTrigger> due_triggers;  // what each sync_due asked for
+  const Clock* clock = nullptr;           // the virtual clock, in the virtual-time tests
   std::vector<SyncEvent> syncs;
   std::function<void()> on_due;
 
@@ -32,8 +33,9 @@ struct Recorder {
     e.warning = [this](const std::string& w) { warnings.push_back(w); };
     e.debug = [this](const std::string& d) { debugs.push_back(d); };
     e.sync_event = [this](const SyncEvent& s) { syncs.push_back(s); };
-    e.sync_due = [this] {
+    e.sync_due = [this](SyncTrigger trigger) {
       ++sync_due;
+      due_triggers.push_back(trigger);
       due_at.push_back(clock != nullptr ? clock->monotonic() : mono_now());
       if (on_due) {
         on_due();

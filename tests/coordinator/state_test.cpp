@@ -89,6 +89,16 @@ TEST(StateTest, TheTriggerOfASyncRoundTripsAndReadsAsAutoWhenAbsent) {
   EXPECT_EQ(old.value().running_sync->trigger, SyncTrigger::automatic);
   EXPECT_EQ(old.value().last_result->trigger, SyncTrigger::automatic);
   EXPECT_STREQ(to_string(SyncTrigger::automatic), "auto");
+
+  s.running_sync->trigger = SyncTrigger::push;
+  auto pushed = parse_state(serialize_state(s));
+  ASSERT_TRUE(pushed.ok()) << pushed.error().message;
+  EXPECT_EQ(pushed.value().running_sync->trigger, SyncTrigger::push);
+  // Written by a newer host, with a trigger this version does not know.
+  auto newer = parse_state(
+      R"({"running_sync":{"instance":"nvim_1_2","started":7.5,"pid":3,"trigger":"later"}})");
+  ASSERT_TRUE(newer.ok()) << newer.error().message;
+  EXPECT_EQ(newer.value().running_sync->trigger, SyncTrigger::automatic);
 }
 
 TEST(StateTest, KeysAreSortedAndLuaKeysPresent) {

@@ -57,6 +57,41 @@ TEST(SimulatorTest, AKilledPrimaryIsReplacedAndTheScheduleHolds) {
   EXPECT_GT(r.automatic_syncs, 0.5 * r.expected_syncs);
 }
 
+TEST(SimulatorTest, PushFetchesMailAtOnceWithoutBreakingTheRules) {
+  // The same quiet week of three editors, with and without the primary's
+  // IDLE watcher. Mail that arrives while a (simulated, 3-40 s) sync runs
+  // waits for the one follow-up, hence the p99.
+  Options o;
+  o.seed = 7;
+  o.instances = 3;
+  o.days = 7;
+  o.churn = false;
+  o.faults = false;
+  o.manual_per_day = 0;
+  const Report timer = simulate(o);
+  o.push = true;
+  const Report push = simulate(o);
+  EXPECT_TRUE(push.violations.empty()) << push.violations.front();
+  EXPECT_GT(push.push_syncs, 0u);
+  EXPECT_EQ(timer.push_syncs, 0u);
+  EXPECT_GT(percentile(timer.mail_start_delays, 0.5), 300);
+  EXPECT_LT(percentile(push.mail_start_delays, 0.5), 0.1);
+  EXPECT_LT(percentile(push.mail_start_delays, 0.99), 45);
+  EXPECT_EQ(push.role_changes, 1u);
+}
+
+TEST(SimulatorTest, PushHoldsTheInvariantsThroughFaultsAndChurn) {
+  Options o;
+  o.instances = 6;
+  o.days = 1;
+  o.push = true;
+  for (o.seed = 1; o.seed <= 20; ++o.seed) {
+    const Report r = simulate(o);
+    ASSERT_TRUE(r.violations.empty()) << replay_command(o) << ": " << r.violations.front();
+    EXPECT_GT(r.push_syncs, 0u) << replay_command(o);
+  }
+}
+
 TEST(SimulatorTest, ReplayCommandNamesTheSeedAndOptions) {
   Options o;
   o.seed = 1234;
