@@ -39,10 +39,10 @@ bool is_final(Event::Kind kind) {
 class Connection final : public Client, public std::enable_shared_from_this<Connection> {
  public:
   Connection(asio::io_context& io, ClientOptions options, Handlers handlers)
-      : options_(std::move(options)),
+      : io_(io),
+        options_(std::move(options)),
         handlers_(std::move(handlers)),
         context_(ssl::context::tls_client),
-        stream_(io, context_),
         resolver_(io),
         connect_timer_(io),
         session_timer_(io),
@@ -72,10 +72,13 @@ class Connection final : public Client, public std::enable_shared_from_this<Conn
   void pump();
   void close(const std::string& reason);
 
+  asio::io_context& io_;
   ClientOptions options_;
   Handlers handlers_;
   ssl::context context_;
-  ssl::stream<tcp::socket> stream_;
+  // Made in start(), once context_ is set up: an SSL copies its context's
+  // settings when it is created.
+  std::unique_ptr<ssl::stream<tcp::socket>> stream_;
   tcp::resolver resolver_;
   asio::steady_timer connect_timer_;
   asio::steady_timer session_timer_;
@@ -118,8 +121,9 @@ bool Connection::setup_tls(std::string& why) {
       return false;
     }
   }
+  stream_ = std::make_unique<ssl::stream<tcp::socket>>(io_, context_);
   // The certificate must name the host we asked for: its IP address or DNS name.
-  SSL* ssl = stream_.native_handle();
+  SSL* ssl = stream_->native_handle();
   X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
   error_code not_ip;
   asio::ip::make_address(e.host, not_ip);
@@ -145,11 +149,13 @@ void Connection::start() {
     return;
   }
   started_ = true;
-  if (options_.endpoint.tls != Endpoint::Tls::none) {
+  if (options_.endpoint.tls == Endpoint::Tls::none) {
+    stream_ = std::make_unique<ssl::stream<tcp::socket>>(io_, context_);
+  } else {
     std::string why;
     if (!setup_tls(why)) {
       auto self = shared_from_this();
-      asio::post(stream_.get_executor(), [self, why] { self->close(why); });
+      asio::post(io_, [self, why] { self->close(why); });
       return;
     }
   }
@@ -172,7 +178,7 @@ void Connection::start() {
           return;
         }
         asio::async_connect(
-            self->stream_.next_layer(), results, [self](error_code cec, const tcp::endpoint&) {
+            self->stream_->next_layer(), results, [self](error_code cec, const tcp::endpoint&) {
               if (self->closed_) {
                 return;
               }
@@ -187,7 +193,7 @@ void Connection::start() {
 
 void Connection::set_keepalive() {
   error_code ec;
-  auto& socket = stream_.next_layer();
+  auto& socket = stream_->next_layer();
   socket.set_option(asio::socket_base::keep_alive(true), ec);
   const int fd = socket.native_handle();
   ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &keepalive_idle_s, sizeof keepalive_idle_s);
@@ -207,12 +213,12 @@ void Connection::connected() {
 
 void Connection::handshake(bool at_start) {
   auto self = shared_from_this();
-  stream_.async_handshake(ssl::stream_base::client, [self, at_start](error_code ec) {
+  stream_->async_handshake(ssl::stream_base::client, [self, at_start](error_code ec) {
     if (self->closed_) {
       return;
     }
     if (ec) {
-      const long verify = SSL_get_verify_result(self->stream_.native_handle());
+      const long verify = SSL_get_verify_result(self->stream_->native_handle());
       std::string why = verify != X509_V_OK ? std::string("certificate not trusted: ") +
                                                   X509_verify_cert_error_string(verify)
                                             : ec.message();
@@ -258,9 +264,9 @@ void Connection::read() {
     self->read();
   };
   if (tls_active_) {
-    stream_.async_read_some(asio::buffer(read_buffer_), on_read);
+    stream_->async_read_some(asio::buffer(read_buffer_), on_read);
   } else {
-    stream_.next_layer().async_read_some(asio::buffer(read_buffer_), on_read);
+    stream_->next_layer().async_read_some(asio::buffer(read_buffer_), on_read);
   }
 }
 
@@ -346,9 +352,9 @@ void Connection::pump() {
     self->pump();
   };
   if (tls_active_) {
-    asio::async_write(stream_, asio::buffer(writes_.front()), on_written);
+    asio::async_write(*stream_, asio::buffer(writes_.front()), on_written);
   } else {
-    asio::async_write(stream_.next_layer(), asio::buffer(writes_.front()), on_written);
+    asio::async_write(stream_->next_layer(), asio::buffer(writes_.front()), on_written);
   }
 }
 
@@ -373,8 +379,10 @@ void Connection::close(const std::string& reason) {
   connect_timer_.cancel();
   session_timer_.cancel();
   resolver_.cancel();
-  stream_.next_layer().shutdown(tcp::socket::shutdown_both, ec);
-  stream_.next_layer().close(ec);
+  if (stream_) {
+    stream_->next_layer().shutdown(tcp::socket::shutdown_both, ec);
+    stream_->next_layer().close(ec);
+  }
   if (handlers_.on_closed) {
     handlers_.on_closed(reason);
   }
