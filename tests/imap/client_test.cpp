@@ -175,6 +175,23 @@ TEST_F(ImapTlsClient, TrustedCertificateReachesIdling) {
   EXPECT_EQ(closed[0], "logged out");
 }
 
+TEST_F(ImapTlsClient, StarttlsUpgradesBeforeTheLogin) {
+  FakeServer server(io, &server_tls);
+  server.starttls = true;
+  server.greeting = "* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] ready\r\n";
+  auto client = connect(server.port(), Endpoint::Tls::starttls, certificate());
+  ASSERT_TRUE(run_until(io, [&] { return saw(Event::Kind::idling) || !closed.empty(); }));
+  ASSERT_TRUE(closed.empty()) << closed[0];
+  EXPECT_EQ(server.plaintext_lines, 1);  // STARTTLS alone; the login went over TLS
+  ASSERT_GE(server.lines.size(), 3u);
+  EXPECT_EQ(server.lines[0], "A1 STARTTLS");
+  EXPECT_EQ(server.lines[1], "A2 CAPABILITY");
+  EXPECT_EQ(server.lines[2].rfind("A3 LOGIN \"user\" ", 0), 0u);
+  client->stop();
+  ASSERT_TRUE(run_until(io, [&] { return !closed.empty(); }));
+  EXPECT_EQ(closed[0], "logged out");
+}
+
 TEST_F(ImapTlsClient, UntrustedCertificateFailsWithAClearError) {
   FakeServer server(io, &server_tls);
   auto client = connect(server.port(), Endpoint::Tls::implicit);  // the system store only

@@ -11,8 +11,8 @@ using tcp = asio::ip::tcp;
 using boost::system::error_code;
 
 struct FakeServer::Peer {
-  Peer(asio::io_context& io, asio::ssl::context* context)
-      : stream(io, context ? *context : plain_context()), tls(context != nullptr) {}
+  Peer(asio::io_context& io, asio::ssl::context* context, bool tls_now)
+      : stream(io, context ? *context : plain_context()), tls(tls_now) {}
   static asio::ssl::context& plain_context() {
     static asio::ssl::context unused(asio::ssl::context::tls_server);
     return unused;
@@ -29,6 +29,7 @@ struct FakeServer::Peer {
   bool closed = false;
   bool writing = false;
   bool close_after_write = false;
+  bool upgrading = false;  // STARTTLS answered: handshake once the OK is out
   std::array<char, 4096> buffer{};
   std::string in;
   std::deque<std::string> out;
@@ -50,12 +51,13 @@ FakeServer::~FakeServer() {
 }
 
 void FakeServer::accept() {
-  auto peer = std::make_shared<Peer>(io_, tls_);
+  auto peer = std::make_shared<Peer>(io_, tls_, tls_ != nullptr && !starttls);
   acceptor_.async_accept(peer->stream.next_layer(), [this, peer](error_code ec) {
     if (ec) {
       return;  // closed
     }
     ++connections;
+    peer->tls = tls_ != nullptr && !starttls;  // read now: set after construction
     if (current_) {
       current_->close();
     }
@@ -92,9 +94,12 @@ void FakeServer::read(std::shared_ptr<Peer> peer) {
       const std::string line = peer->in.substr(0, end);
       peer->in.erase(0, end + 2);
       lines.push_back(line);
+      plaintext_lines += peer->tls ? 0 : 1;
       answer(peer, line);
     }
-    read(peer);
+    if (!peer->upgrading) {
+      read(peer);
+    }
   };
   if (peer->tls) {
     peer->stream.async_read_some(asio::buffer(peer->buffer), on_read);
@@ -116,6 +121,9 @@ void FakeServer::answer(const std::shared_ptr<Peer>& peer, const std::string& li
     if (answer_login) {
       write(peer, tag + " OK [CAPABILITY " + login_capabilities + "] Logged in\r\n");
     }
+  } else if (command == "STARTTLS" && starttls && !peer->tls) {
+    peer->upgrading = true;
+    write(peer, tag + " OK Begin TLS negotiation now.\r\n");
   } else if (command == "CAPABILITY") {
     write(peer, "* CAPABILITY " + login_capabilities + "\r\n" + tag + " OK done\r\n");
   } else if (command.rfind("EXAMINE", 0) == 0) {
@@ -167,6 +175,17 @@ void FakeServer::flush(const std::shared_ptr<Peer>& peer) {
       flush(peer);
     } else if (peer->close_after_write) {
       peer->close();
+    } else if (peer->upgrading) {
+      peer->stream.async_handshake(asio::ssl::stream_base::server, [this, peer](error_code hec) {
+        peer->upgrading = false;
+        if (hec) {
+          ++handshake_failures;
+          peer->close();
+          return;
+        }
+        peer->tls = true;
+        read(peer);
+      });
     }
   };
   if (peer->tls) {

@@ -29,10 +29,14 @@ class FakeServer {
   std::string greeting = "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN IDLE] fake ready\r\n";
   std::string login_capabilities = "IMAP4rev1 IDLE";
   bool answer_login = true;  // false: the login is never answered
+  // With a TLS context: start in plaintext and offer STARTTLS (set before
+  // the client connects; the greeting should then list STARTTLS).
+  bool starttls = false;
 
   // What the server saw: each command line, and how far the client got.
   std::vector<std::string> lines;
   int connections = 0;
+  int plaintext_lines = 0;
   int handshake_failures = 0;
   bool idling = false;
   bool logged_out = false;
