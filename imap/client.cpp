@@ -92,6 +92,7 @@ class Connection final : public Client, public std::enable_shared_from_this<Conn
   bool awaiting_handshake_ = false;
   bool writing_ = false;
   bool finishing_ = false;
+  bool stopping_ = false;  // stop() was called: the server may close after its BYE
   bool closed_ = false;
 };
 
@@ -254,6 +255,10 @@ void Connection::read() {
     }
     if (ec) {
       const bool eof = ec == asio::error::eof || ec == ssl::error::stream_truncated;
+      if (eof && self->stopping_) {
+        self->close("logged out (the server closed first)");
+        return;
+      }
       self->close(
           std::string(eof ? "server closed the connection" : "read failed: " + ec.message()) +
           " (at step " + self->session_.step_name() + ")");
@@ -366,6 +371,7 @@ void Connection::stop() {
     close("stopped");
     return;
   }
+  stopping_ = true;
   process(session_.logout(std::chrono::steady_clock::now()));
 }
 
