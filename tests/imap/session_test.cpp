@@ -265,5 +265,16 @@ TEST(ImapSession, UnexpectedTagsAndMalformedBytesAreProtocolErrors) {
   EXPECT_EQ(r.kinds(), std::vector<Kind>{Kind::protocol_error});
 }
 
+TEST(ImapSession, AnOverlongLineIsAProtocolErrorBeforeItEnds) {
+  auto o = options();
+  o.limits.max_line = 1024;
+  Session s(o);
+  const std::string flood = "* OK " + std::string(2000, 'x');  // no line end yet
+  auto t = run(s, {greeting, login_ok, examine_ok, idle_go, flood});
+  ASSERT_EQ(t.events.back().kind, Kind::protocol_error);
+  EXPECT_NE(t.events.back().message.find("longer than 1024 bytes"), std::string::npos);
+  EXPECT_TRUE(s.finished());
+}
+
 }  // namespace
 }  // namespace himalaya::imap
