@@ -48,7 +48,8 @@ class ImapClient : public ::testing::Test {
   // A client for the fake server at `port`, recording what it reports.
   std::shared_ptr<Client> connect(std::uint16_t port, Endpoint::Tls tls = Endpoint::Tls::none,
                                   const std::string& certificate_file = "",
-                                  milliseconds reply_timeout = seconds(5)) {
+                                  milliseconds reply_timeout = seconds(5),
+                                  milliseconds connect_timeout = seconds(5)) {
     ClientOptions o;
     o.endpoint.host = "127.0.0.1";
     o.endpoint.port = port;
@@ -58,7 +59,7 @@ class ImapClient : public ::testing::Test {
     o.session.user = "user";
     o.session.password = password;
     o.session.reply_timeout = reply_timeout;
-    o.connect_timeout = seconds(5);
+    o.connect_timeout = connect_timeout;
     Handlers h;
     h.on_event = [this](const Event& e) { events.push_back(e); };
     h.on_closed = [this](const std::string& reason) { closed.push_back(reason); };
@@ -216,6 +217,21 @@ TEST_F(ImapTlsClient, CertificateForAnotherAddressFails) {
   EXPECT_NE(closed[0].find("certificate not trusted: IP address mismatch"), std::string::npos)
       << closed[0];
   EXPECT_TRUE(server.lines.empty());
+}
+
+TEST_F(ImapTlsClient, AServerThatNeverHandshakesHitsTheConnectDeadline) {
+  // Accepts the TCP connection, then says nothing.
+  boost::asio::ip::tcp::acceptor silent(
+      io, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+  boost::asio::ip::tcp::socket accepted(io);
+  silent.async_accept(accepted, [](boost::system::error_code) {});
+  const auto started = std::chrono::steady_clock::now();
+  auto client = connect(silent.local_endpoint().port(), Endpoint::Tls::implicit, certificate(),
+                        seconds(5), milliseconds(300));
+  ASSERT_TRUE(run_until(io, [&] { return !closed.empty(); }));
+  EXPECT_GE(std::chrono::steady_clock::now() - started, milliseconds(300));
+  EXPECT_NE(closed[0].find("could not connect to 127.0.0.1:"), std::string::npos) << closed[0];
+  EXPECT_TRUE(accepted.is_open());  // it got as far as TCP
 }
 
 TEST_F(ImapTlsClient, MissingCertificateFileIsAClearError) {
