@@ -42,7 +42,7 @@ echo "== build fuzzers in $build (clang, warnings as errors: $werror)"
 cmake -S "$root" -B "$build" -DCMAKE_CXX_COMPILER=clang++ -DHIMALAYA_FUZZ=ON \
   -DHIMALAYA_WERROR=$werror -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g" >/dev/null
-cmake --build "$build" -j2 --target rpc_fuzz state_fuzz
+cmake --build "$build" -j2 --target rpc_fuzz state_fuzz imap_fuzz
 
 read -r -a extra_args <<<"${FUZZ_ARGS:-}"
 work=$(mktemp -d "${TMPDIR:-/tmp}/himalaya-fuzz.XXXXXX")
@@ -50,7 +50,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 
 failed=0
 summaries=()
-for name in rpc state; do
+for name in rpc state imap; do
   target="${name}_fuzz"
   dir="$work/$name"
   mkdir -p "$dir/corpus" "$dir/artifacts"

@@ -14,9 +14,9 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   libmsgpack-cxx-dev libboost-dev nlohmann-json3-dev
-  libspdlog-dev libgtest-dev
+  libspdlog-dev libgtest-dev libssl-dev
   neovim isync dovecot-imapd
-  procps util-linux python3
+  procps util-linux python3 openssl
   faketime
 )
 if [ "${HIMALAYA_FUZZ_DEPS:-1}" = 1 ]; then
