@@ -30,7 +30,7 @@ Status make_status(const StatusInputs& in, const Now& now) {
     if (s.running_sync) {
       st.running_sync =
           Status::RunningSync{s.running_sync->instance_id, s.running_sync->started,
-                              in.memory.running.peek(s.running_sync->started, now.wall, now.boot)};
+                              in.memory.running.peek(s.running_sync->started, now.wall, now.mono)};
     }
     st.last_result = s.last_result;
     for (const auto& [id, r] : s.instances) {

@@ -49,7 +49,7 @@ bool settle_running_sync(State& s, Memory& m, const Self& self, const Now& now, 
     return false;
   }
   const SyncRecord& r = *s.running_sync;
-  const double age = m.running.since(r.started, now.wall, now.boot);
+  const double age = m.running.since(r.started, now.wall, now.mono);
   RunningVerdict v = running_sync_active(s, self.identity.host, self.probe, age, self.timings);
   if (v.process_exited) {
     std::pair<std::string, double> key{r.instance_id, r.started};
@@ -250,7 +250,7 @@ Due next_due(Memory& m, const Self& self, bool primary, const Uptime& uptime, co
   SyncContext ctx = schedule_context(view, m, self, uptime, now);
   ctx.is_primary = true;
   const double running_age =
-      view.running_sync ? m.running.peek(view.running_sync->started, now.wall, now.boot) : 0;
+      view.running_sync ? m.running.peek(view.running_sync->started, now.wall, now.mono) : 0;
   ctx.running =
       running_sync_active(view, self.identity.host, self.probe, running_age, self.timings).active;
   const SyncCheck check = check_automatic_sync(ctx);

@@ -45,9 +45,13 @@ using Notes = std::vector<std::string>;
 
 // What one instance has observed, kept from step to step.
 struct Memory {
-  Observations seen;          // the heartbeats, as this reader saw them change
-  SyncClock last_sync;        // elapsed time since last_sync_time
-  SyncClock running;          // elapsed time since running_sync.started
+  Observations seen;    // the heartbeats, as this reader saw them change
+  SyncClock last_sync;  // elapsed time since last_sync_time
+  // Elapsed time since running_sync.started, in time this machine was awake
+  // (fed CLOCK_MONOTONIC, not boottime): the sync's owner times its sync out
+  // on its monotonic clock, so a suspend must not make a sync that still runs
+  // look abandoned (running_sync_deadline()) the moment the machine resumes.
+  SyncClock running;
   std::optional<State> view;  // the last state read or written
   // Another instance's sync whose process this reader first saw gone, and
   // when (monotonic): see settle_running_sync().

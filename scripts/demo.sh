@@ -300,4 +300,17 @@ echo
 echo "== :HimalayaSyncStatus in nvim-$p, the new primary (its Sync History)"
 status_of "$p" "$demo/status.txt"
 sed -n '/^## Sync History/,/^$/p' "$demo/status.txt" | sed '/^$/d; s/^/   | /'
+
+# The same coordinator code over simulated time (SPEC §13): a week of 20
+# editors opening and closing, with kills, stops, suspends and clock jumps,
+# and the primary's IMAP IDLE watcher (push) off and then on.
+if [ -x "$build/sim/coord-sim" ]; then
+  for push in "" --push; do
+    echo
+    echo "== coord-sim --seed 1 --instances 20 --days 7 $push (a simulated week, in seconds)"
+    started=$(now_ms)
+    "$build/sim/coord-sim" --seed 1 --instances 20 --days 7 ${push:+"$push"} | sed 's/^/   | /'
+    echo "   ($(secs $(($(now_ms) - started))) s)"
+  done
+fi
 echo "== done: stopping the Neovims and Dovecot, removing $demo"

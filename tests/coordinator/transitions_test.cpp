@@ -127,6 +127,21 @@ TEST_F(TransitionsTest, ARunningSyncProcessKeepsTheSyncAndThisInstancesOwnIsNeve
   EXPECT_TRUE(mine.running_sync);
 }
 
+TEST_F(TransitionsTest, ASuspendDoesNotAgeARunningSyncPastItsDeadline) {
+  // Found by coord-sim --seed 5 --instances 20 --days 7 --push: the machine
+  // slept for hours while a sync ran; on waking, the sync (its process still
+  // running, its owner's timeout counting only awake time) looked abandoned
+  // and another sync was granted beside it.
+  State s = fleet();
+  probe_.table[500] = 77;
+  running_of(s, other_, wall0_, 500);
+  EXPECT_FALSE(settle_running_sync(s, memory_, self(), at(10), notes_));
+  const double slept = 4 * timings_.running_sync_deadline();
+  const Now woken{wall0_ + 20 + slept, 1000 + 20, 1000 + 20 + slept};  // mono stood still
+  EXPECT_FALSE(settle_running_sync(s, memory_, self(), woken, notes_));
+  EXPECT_TRUE(s.running_sync) << "settled as abandoned after a suspend";
+}
+
 TEST_F(TransitionsTest, TheScheduleKeepsItsLastSyncAcrossARebuildAndThisInstancesLaterStart) {
   State view = fleet();
   view.last_sync_time = wall0_ - 100;
