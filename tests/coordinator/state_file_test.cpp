@@ -128,7 +128,7 @@ std::string random_bytes() {
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, CorruptFileTest,
-    // An empty file is a fresh start, not a corruption (faults_test.cpp).
+    // An empty file is a fresh start, not a corruption (state_file_faults_test.cpp).
     ::testing::Values(CorruptCase{"random", random_bytes()},
                       CorruptCase{"wrong_types", R"({"primary":{"instance_id":[1]}})"},
                       CorruptCase{"truncated", R"({"version":2,"primary":{"instance_id":"nv)"},

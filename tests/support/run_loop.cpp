@@ -24,19 +24,6 @@ bool run_until(boost::asio::io_context& io, const std::function<bool()>& done,
   return true;
 }
 
-bool run_in_slices_until(boost::asio::io_context& io, const std::function<bool()>& done,
-                         double seconds, std::chrono::milliseconds slice) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      return false;
-    }
-    io.restart();
-    io.run_for(slice);
-  }
-  return true;
-}
-
 void run_for(boost::asio::io_context& io, double seconds) {
   io.restart();
   io.run_for(std::chrono::duration_cast<std::chrono::steady_clock::duration>(

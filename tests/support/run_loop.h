@@ -15,14 +15,6 @@ namespace himalaya::testing {
 bool run_until(boost::asio::io_context& io, const std::function<bool()>& done,
                std::chrono::steady_clock::duration timeout = std::chrono::seconds(10));
 
-// Like run_until, but runs `io` in whole slices of `slice` between looks at
-// done(), so that every handler falling due within a slice has run when it
-// returns. The in-process fault tests (tests/coordinator/faults_test.cpp) were
-// written against this and give their deadlines in seconds.
-bool run_in_slices_until(boost::asio::io_context& io, const std::function<bool()>& done,
-                         double seconds = 10,
-                         std::chrono::milliseconds slice = std::chrono::milliseconds(2));
-
 // Runs `io` for `seconds` (a scheduled stretch of a test, not a wait for a
 // condition).
 void run_for(boost::asio::io_context& io, double seconds);
