@@ -5,20 +5,23 @@
 //      holding 100 instance records (the size a 100-instance fleet writes)
 //   4. one uncontended update, for reference
 // Usage: coord-bench [rounds=50] [state dir=a new temporary directory]
+#include <signal.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
 #include <string>
 
 #include "coordinator/state_file.h"
-#include "fleet.h"
 #include "test_support.h"
+#include "tests/support/clock.h"
+#include "tests/support/driver_fleet.h"
 
 namespace hc = himalaya::coordinator;
-using hc::testing::Driver;
-using hc::testing::Fleet;
-using hc::testing::mono_now;
-using hc::testing::percentile;
+using himalaya::testing::Driver;
+using himalaya::testing::DriverFleet;
+using himalaya::testing::mono_now;
+using himalaya::testing::percentile;
 
 namespace {
 
@@ -35,7 +38,7 @@ void report(const char* what, const std::vector<double>& seconds) {
 }
 
 std::vector<double> failovers(const std::filesystem::path& state, int rounds, int sig) {
-  Fleet fleet(COORD_DRIVER_PATH, state);
+  DriverFleet fleet(COORD_DRIVER_PATH, state);
   for (int i = 0; i < 4; ++i) {
     fleet.spawn(fast);
   }
@@ -47,7 +50,7 @@ std::vector<double> failovers(const std::filesystem::path& state, int rounds, in
   for (int r = 0; r < rounds; ++r) {
     Driver* old = fleet.primaries().at(0);
     const double t0 = mono_now();
-    ::kill(old->pid, sig);
+    ::kill(old->pid(), sig);
     Driver* successor = nullptr;
     bool ok = fleet.wait_until(
         [&] {
@@ -73,7 +76,7 @@ std::vector<double> failovers(const std::filesystem::path& state, int rounds, in
         }
       }
     }
-    fleet.wait_until([&] { return old->eof; }, 10);
+    fleet.wait_until([&] { return old->eof(); }, 10);
     fleet.reap(*old);
     fleet.spawn(fast);
     if (!fleet.wait_until([&] { return fleet.agreed(); }, 20)) {
@@ -146,7 +149,7 @@ int main(int argc, char** argv) {
   {
     const auto state = dir / "contended" / "sync_coordinator.json";
     prefill(state, 100);
-    Fleet fleet(COORD_DRIVER_PATH, state);
+    DriverFleet fleet(COORD_DRIVER_PATH, state);
     const double t0 = mono_now();
     for (int i = 0; i < 100; ++i) {
       fleet.spawn({"--increment", "100"});
@@ -154,7 +157,7 @@ int main(int argc, char** argv) {
     fleet.wait_until(
         [&] {
           for (auto& d : fleet.drivers()) {
-            if (!d->eof) {
+            if (!d->eof()) {
               return false;
             }
           }

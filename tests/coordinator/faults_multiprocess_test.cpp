@@ -5,27 +5,33 @@
 // several heartbeats, because CI is a loaded 2-core machine.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "coordinator/identity.h"
-#include "fleet.h"
+#include "coordinator/state_file.h"
 #include "test_support.h"
+#include "tests/support/clock.h"
+#include "tests/support/driver_fleet.h"
+#include "tests/support/processes.h"
+#include "tests/support/wait.h"
 
 namespace himalaya::coordinator {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::Driver;
-using testing::Fleet;
-using testing::mono_now;
+using himalaya::testing::Driver;
+using himalaya::testing::DriverFleet;
+using himalaya::testing::first_child;
+using himalaya::testing::holds_write_flock;
+using himalaya::testing::mono_now;
 using testing::TempDir;
 
 class FaultMultiProcessTest : public ::testing::Test {
@@ -36,7 +42,7 @@ class FaultMultiProcessTest : public ::testing::Test {
 
 // Prints what every driver said, if the test has failed by the time it goes.
 struct ShowOnFailure {
-  Fleet& fleet;
+  DriverFleet& fleet;
   ~ShowOnFailure() {
     if (!::testing::Test::HasFailure()) {
       return;
@@ -46,7 +52,7 @@ struct ShowOnFailure {
       for (const auto& line : d->lines) {
         all += "  " + line + "\n";
       }
-      std::fprintf(stderr, "driver %s (pid %d):\n%s", d->id.c_str(), d->pid, all.c_str());
+      std::fprintf(stderr, "driver %s (pid %d):\n%s", d->id.c_str(), d->pid(), all.c_str());
     }
   }
 };
@@ -58,7 +64,7 @@ struct SyncStart {
   double recorded = 0;  // last_sync_time as written under the lock (a wall stamp)
 };
 
-std::vector<SyncStart> sync_starts(Fleet& fleet) {
+std::vector<SyncStart> sync_starts(DriverFleet& fleet) {
   std::vector<SyncStart> out;
   for (auto& d : fleet.drivers()) {
     for (const auto& line : d->lines) {
@@ -76,7 +82,7 @@ std::vector<SyncStart> sync_starts(Fleet& fleet) {
   return out;
 }
 
-void expect_no_warnings(Fleet& fleet) {
+void expect_no_warnings(DriverFleet& fleet) {
   for (auto& d : fleet.drivers()) {
     for (const auto& line : d->lines) {
       EXPECT_EQ(line.rfind("warning", 0), std::string::npos) << line;
@@ -84,7 +90,7 @@ void expect_no_warnings(Fleet& fleet) {
   }
 }
 
-int ever_primary(Fleet& fleet) {
+int ever_primary(DriverFleet& fleet) {
   int n = 0;
   for (auto& d : fleet.drivers()) {
     n += d->times_primary > 0;
@@ -92,7 +98,7 @@ int ever_primary(Fleet& fleet) {
   return n;
 }
 
-Driver* primary_other_than(Fleet& fleet, const Driver* old) {
+Driver* primary_other_than(DriverFleet& fleet, const Driver* old) {
   for (Driver* d : fleet.alive()) {
     if (d != old && d->role == "primary") {
       return d;
@@ -113,7 +119,7 @@ const std::vector<std::string> syncing = {
 // instances last saw: the primary never changes, nobody else ever claims the
 // role, and the fleet never syncs twice within the cooldown.
 TEST_F(FaultMultiProcessTest, StateAndLockFilesDeletedWhileTheFleetRuns) {
-  Fleet fleet(COORD_DRIVER_PATH, state());
+  DriverFleet fleet(COORD_DRIVER_PATH, state());
   ShowOnFailure show{fleet};
   for (int i = 0; i < 3; ++i) {
     fleet.spawn(syncing);
@@ -155,22 +161,6 @@ bool said(const Driver& d, const std::string& kind) {
   return false;
 }
 
-// True if /proc/locks lists an exclusive flock taken by pid.
-bool holds_an_flock(pid_t pid) {
-  std::ifstream in("/proc/locks");
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream words(line);
-    std::string n, kind, advisory, mode;
-    pid_t holder = 0;
-    if (words >> n >> kind >> advisory >> mode >> holder && kind == "FLOCK" && mode == "WRITE" &&
-        holder == pid) {
-      return true;
-    }
-  }
-  return false;
-}
-
 // Issue 12: the primary is SIGSTOPped while it holds the state file's lock,
 // in the middle of an update: its write prepared, the rename that publishes it
 // not yet done. The others must not go Uncoordinated: they move past the
@@ -195,7 +185,7 @@ TEST_F(FaultMultiProcessTest, PrimaryStoppedHoldingTheLockNeitherStallsNorRollsB
                                          "--debug",
                                          "--sync-duration",
                                          "0.05"};
-  Fleet fleet(COORD_DRIVER_PATH, state());
+  DriverFleet fleet(COORD_DRIVER_PATH, state());
   ShowOnFailure show{fleet};
   Driver& frozen = fleet.spawn(args);
   ASSERT_TRUE(fleet.wait_until([&] { return frozen.ready; }, 30));
@@ -219,12 +209,15 @@ TEST_F(FaultMultiProcessTest, PrimaryStoppedHoldingTheLockNeitherStallsNorRollsB
   // just after a sync of its own has ended: a sync left running in the file
   // would hold the successor's syncs back until sync_timeout.
   ASSERT_TRUE(fleet.wait_until([&] { return said(frozen, "sync-end"); }, 10));
-  ASSERT_EQ(::kill(frozen.pid, SIGWINCH), 0);
+  ASSERT_EQ(::kill(frozen.pid(), SIGWINCH), 0);
   ASSERT_TRUE(fleet.wait_until(
-      [&] { return said(frozen, "stop-in-lock") && testing::process_state(frozen.pid) == 'T'; },
+      [&] {
+        return said(frozen, "stop-in-lock") &&
+               himalaya::testing::process_state(frozen.pid()) == 'T';
+      },
       10));
   const double frozen_at = mono_now();
-  ASSERT_TRUE(holds_an_flock(frozen.pid)) << "frozen, but not holding the lock";
+  ASSERT_TRUE(holds_write_flock(frozen.pid())) << "frozen, but not holding the lock";
   auto before = StateFile(state()).read();
   ASSERT_TRUE(before.ok());
 
@@ -275,10 +268,10 @@ TEST_F(FaultMultiProcessTest, PrimaryStoppedHoldingTheLockNeitherStallsNorRollsB
   for (Driver* d : others()) {
     EXPECT_NE(d->role, "uncoordinated") << d->id;
   }
-  EXPECT_EQ(testing::process_state(frozen.pid), 'T') << "it resumed before the checks";
+  EXPECT_EQ(himalaya::testing::process_state(frozen.pid()), 'T') << "it resumed before the checks";
 
   // It resumes: its late write must not replace what was written meanwhile.
-  ASSERT_EQ(::kill(frozen.pid, SIGCONT), 0);
+  ASSERT_EQ(::kill(frozen.pid(), SIGCONT), 0);
   const double resumed_at = mono_now();
   double last_sync = meanwhile.value().last_sync_time;
   int samples = 0;
@@ -318,14 +311,6 @@ bool runs(const std::string& command) {
   return std::system((command + " >/dev/null 2>&1").c_str()) == 0;
 }
 
-// The one child of pid (the driver under unshare --fork), or 0.
-int only_child(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
-  int child = 0;
-  in >> child;
-  return child;
-}
-
 // An instance on "another host" sharing the home directory: a driver in its
 // own UTS namespace (hostname other-host) and pid namespace, where it is pid
 // 1. Locally pid 1 is init, another process, so if local instances applied
@@ -346,7 +331,7 @@ TEST_F(FaultMultiProcessTest, InstanceOnAnotherHostIsJudgedByHeartbeatNotByPid) 
       "unshare", "-u",           "-p",
       "-f",      "--mount-proc", "--kill-child",
       "sh",      "-c",           "hostname other-host && exec \"$0\" \"$@\""};
-  Fleet fleet(COORD_DRIVER_PATH, state());
+  DriverFleet fleet(COORD_DRIVER_PATH, state());
   ShowOnFailure show{fleet};
   Driver& remote = fleet.spawn(fast, other_host);
   ASSERT_TRUE(fleet.wait_until([&] { return remote.ready; }, 30));
@@ -375,10 +360,10 @@ TEST_F(FaultMultiProcessTest, InstanceOnAnotherHostIsJudgedByHeartbeatNotByPid) 
   // Stop it (the wrapper and the driver, one process group) at a moment it
   // does not hold the state file's lock: a stopped lock holder makes the
   // others Uncoordinated (SPEC §5), which is another test's matter.
-  const int driver_pid = only_child(remote.pid);
+  const int driver_pid = first_child(remote.pid());  // the driver under unshare --fork
   ASSERT_GT(driver_pid, 0) << "cannot find the driver under unshare";
   const double stopped_at =
-      stop_outside_state_lock(fleet, -remote.pid, driver_pid, StateFile(state()).lock_path());
+      stop_outside_state_lock(fleet, -remote.pid(), driver_pid, StateFile(state()).lock_path());
   ASSERT_GT(stopped_at, 0) << "never caught the remote without the lock";
   ASSERT_TRUE(fleet.wait_until([&] { return primary_other_than(fleet, &remote) != nullptr; }, 20));
   Driver* successor = primary_other_than(fleet, &remote);
@@ -387,7 +372,7 @@ TEST_F(FaultMultiProcessTest, InstanceOnAnotherHostIsJudgedByHeartbeatNotByPid) 
   EXPECT_GE(successor->role_mono - stopped_at, threshold - 0.05 - 0.01);
   EXPECT_EQ(fleet.file_primary(), successor->id);
 
-  ASSERT_EQ(::kill(-remote.pid, SIGCONT), 0);
+  ASSERT_EQ(::kill(-remote.pid(), SIGCONT), 0);
   ASSERT_TRUE(fleet.wait_until([&] { return remote.role == "secondary"; }, 20))
       << "the remote primary did not step down";
   ASSERT_TRUE(fleet.wait_until([&] { return fleet.agreed(); }, 20));
@@ -421,7 +406,7 @@ TEST_F(FaultMultiProcessTest, WallClockJumpOfAnHourOnThePrimaryUnderFaketime) {
       // An ASan build wants its runtime first among the preloads; libfaketime
       // is preloaded before it, which is harmless here.
       asan_options};
-  Fleet fleet(COORD_DRIVER_PATH, state());
+  DriverFleet fleet(COORD_DRIVER_PATH, state());
   ShowOnFailure show{fleet};
   Driver& jumper = fleet.spawn(syncing, faked);
   ASSERT_TRUE(fleet.wait_until([&] { return jumper.ready; }, 30));

@@ -2,20 +2,24 @@
 // intervals. Every wait is a condition with a deadline; margins are generous
 // because CI is a loaded 2-core machine.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
 
 #include <cstdio>
 #include <string>
 
-#include "fleet.h"
+#include "coordinator/state_file.h"
 #include "test_support.h"
+#include "tests/support/clock.h"
+#include "tests/support/driver_fleet.h"
 
 namespace himalaya::coordinator {
 namespace {
 
-using testing::Driver;
-using testing::Fleet;
-using testing::mono_now;
-using testing::percentile;
+using himalaya::testing::Driver;
+using himalaya::testing::DriverFleet;
+using himalaya::testing::mono_now;
+using himalaya::testing::percentile;
 using testing::TempDir;
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -34,7 +38,7 @@ class MultiProcessTest : public ::testing::Test {
 
 void storm(const std::filesystem::path& state, int n, const std::vector<std::string>& args,
            double deadline) {
-  Fleet fleet(COORD_DRIVER_PATH, state);
+  DriverFleet fleet(COORD_DRIVER_PATH, state);
   for (int i = 0; i < n; ++i) {
     fleet.spawn(args);
   }
@@ -87,14 +91,14 @@ TEST_F(MultiProcessTest, StartStormOf100) {
 }
 
 TEST_F(MultiProcessTest, HundredProcessesTimesHundredIncrementsLoseNothing) {
-  Fleet fleet(COORD_DRIVER_PATH, state());
+  DriverFleet fleet(COORD_DRIVER_PATH, state());
   for (int i = 0; i < 100; ++i) {
     fleet.spawn({"--increment", "100"});
   }
   ASSERT_TRUE(fleet.wait_until(
       [&] {
         for (auto& d : fleet.drivers()) {
-          if (!d->eof) {
+          if (!d->eof()) {
             return false;
           }
         }
@@ -108,7 +112,7 @@ TEST_F(MultiProcessTest, HundredProcessesTimesHundredIncrementsLoseNothing) {
   std::vector<double> p99s;
   for (auto& d : fleet.drivers()) {
     fleet.reap(*d);
-    EXPECT_EQ(WEXITSTATUS(d->status), 0);
+    EXPECT_EQ(WEXITSTATUS(d->wait_status()), 0);
     ASSERT_FALSE(d->lines.empty());
     int done = 0, errors = 0, torn = 0;
     double p50 = 0, p99 = 0, max = 0;
@@ -129,7 +133,7 @@ TEST_F(MultiProcessTest, HundredProcessesTimesHundredIncrementsLoseNothing) {
 }
 
 TEST_F(MultiProcessTest, SigkillOfThePrimaryFiftyTimes) {
-  Fleet fleet(COORD_DRIVER_PATH, state());
+  DriverFleet fleet(COORD_DRIVER_PATH, state());
   for (int i = 0; i < 4; ++i) {
     fleet.spawn(fast);
   }
@@ -138,7 +142,7 @@ TEST_F(MultiProcessTest, SigkillOfThePrimaryFiftyTimes) {
   for (int round = 0; round < 50; ++round) {
     Driver* old = fleet.primaries().at(0);
     const double killed_at = mono_now();
-    ::kill(old->pid, SIGKILL);
+    ::kill(old->pid(), SIGKILL);
     ASSERT_TRUE(fleet.wait_until(
         [&] {
           for (Driver* d : fleet.alive()) {
@@ -156,7 +160,7 @@ TEST_F(MultiProcessTest, SigkillOfThePrimaryFiftyTimes) {
       }
     }
     fleet.reap(*old);
-    fleet.wait_until([&] { return old->eof; }, 5);
+    fleet.wait_until([&] { return old->eof(); }, 5);
     ASSERT_TRUE(fleet.wait_until([&] { return fleet.agreed(); }, 20)) << "round " << round;
     EXPECT_EQ(fleet.primaries().size(), 1u);
     fleet.spawn(fast);  // keep the fleet at four
@@ -171,14 +175,14 @@ TEST_F(MultiProcessTest, SigkillOfThePrimaryFiftyTimes) {
 }
 
 TEST_F(MultiProcessTest, SigstopPastThresholdThenSigcont) {
-  Fleet fleet(COORD_DRIVER_PATH, state());
+  DriverFleet fleet(COORD_DRIVER_PATH, state());
   for (int i = 0; i < 3; ++i) {
     fleet.spawn(fast);
   }
   ASSERT_TRUE(fleet.wait_until([&] { return fleet.agreed(); }, 30));
   Driver* old = fleet.primaries().at(0);
   const double stopped_at =
-      stop_outside_state_lock(fleet, old->pid, old->pid, StateFile(state()).lock_path());
+      stop_outside_state_lock(fleet, old->pid(), old->pid(), StateFile(state()).lock_path());
   ASSERT_GT(stopped_at, 0) << "never caught the primary outside the state file's lock";
   ASSERT_TRUE(fleet.wait_until(
       [&] {
@@ -201,7 +205,7 @@ TEST_F(MultiProcessTest, SigstopPastThresholdThenSigcont) {
   // primary wrote, which may precede the SIGSTOP by up to one interval.
   EXPECT_GE(successor->role_mono - stopped_at, 0.5 - 0.05 - 0.01);
   EXPECT_EQ(fleet.file_primary(), successor->id);
-  ::kill(old->pid, SIGCONT);
+  ::kill(old->pid(), SIGCONT);
   ASSERT_TRUE(fleet.wait_until([&] { return old->role == "secondary"; }, 20))
       << "the old primary did not step down";
   ASSERT_TRUE(fleet.wait_until([&] { return fleet.agreed(); }, 20));
@@ -214,7 +218,7 @@ TEST_F(MultiProcessTest, SigstopPastThresholdThenSigcont) {
 }
 
 TEST_F(MultiProcessTest, CleanExitHandsOverAtOnce) {
-  Fleet fleet(COORD_DRIVER_PATH, state());
+  DriverFleet fleet(COORD_DRIVER_PATH, state());
   for (int i = 0; i < 3; ++i) {
     fleet.spawn(fast);
   }
@@ -222,7 +226,7 @@ TEST_F(MultiProcessTest, CleanExitHandsOverAtOnce) {
   for (int round = 0; round < 3; ++round) {
     Driver* old = fleet.primaries().at(0);
     const double sent_at = mono_now();
-    ::kill(old->pid, SIGTERM);
+    ::kill(old->pid(), SIGTERM);
     ASSERT_TRUE(fleet.wait_until(
         [&] {
           for (Driver* d : fleet.alive()) {
@@ -238,9 +242,9 @@ TEST_F(MultiProcessTest, CleanExitHandsOverAtOnce) {
         EXPECT_LT(d->role_mono - sent_at, 0.5) << "handover waited for the threshold";
       }
     }
-    ASSERT_TRUE(fleet.wait_until([&] { return old->eof; }, 20));
+    ASSERT_TRUE(fleet.wait_until([&] { return old->eof(); }, 20));
     fleet.reap(*old);
-    EXPECT_TRUE(WIFEXITED(old->status) && WEXITSTATUS(old->status) == 0);
+    EXPECT_TRUE(WIFEXITED(old->wait_status()) && WEXITSTATUS(old->wait_status()) == 0);
     EXPECT_EQ(old->lines.back(), "exit " + old->id);
     fleet.spawn(fast);
     ASSERT_TRUE(fleet.wait_until([&] { return fleet.agreed(); }, 20));
@@ -253,7 +257,7 @@ TEST_F(MultiProcessTest, FleetSyncsOncePerIntervalAcrossFailovers) {
   const std::vector<std::string> args = {"--heartbeat",     "0.05", "--threshold",     "0.5",
                                          "--interval",      "0.6",  "--cooldown",      "0.4",
                                          "--startup-delay", "0.05", "--sync-duration", "0.05"};
-  Fleet fleet(COORD_DRIVER_PATH, state());
+  DriverFleet fleet(COORD_DRIVER_PATH, state());
   for (int i = 0; i < 3; ++i) {
     fleet.spawn(args);
   }
@@ -265,7 +269,7 @@ TEST_F(MultiProcessTest, FleetSyncsOncePerIntervalAcrossFailovers) {
   wait_for(1.5);
   for (int k = 0; k < 2; ++k) {
     Driver* p = fleet.primaries().at(0);
-    ::kill(p->pid, SIGKILL);
+    ::kill(p->pid(), SIGKILL);
     fleet.reap(*p);
     ASSERT_TRUE(fleet.wait_until([&] { return fleet.agreed(); }, 20));
     wait_for(1.0);

@@ -26,6 +26,7 @@
 #include "tests/e2e/event_recorder.h"
 #include "tests/e2e/fleet.h"
 #include "tests/support/nvim_process.h"
+#include "tests/support/shared_state.h"
 
 namespace himalaya::e2e {
 namespace {
@@ -282,10 +283,8 @@ FleetOptions idle_options() {
 void settle_after_a_sync(EventFleet& f) {
   ASSERT_TRUE(wait_until(
       [&] {
-        std::ifstream in(f.fleet.state_file());
-        nlohmann::json state = nlohmann::json::parse(in, nullptr, false);
-        return state.is_object() && state.contains("last_result") &&
-               !state.contains("running_sync");
+        const auto state = testing::read_shared_state(f.fleet.state_file());
+        return state && state->last_result && !state->running_sync;
       },
       10s))
       << "the start-up sync did not end";
@@ -311,12 +310,8 @@ void settle_after_a_sync(EventFleet& f) {
 }
 
 double primary_heartbeat(const std::filesystem::path& state_file) {
-  std::ifstream in(state_file);
-  nlohmann::json state = nlohmann::json::parse(in, nullptr, false);
-  if (!state.is_object() || !state.contains("primary") || !state["primary"].is_object()) {
-    return 0;
-  }
-  return state["primary"].value("last_heartbeat", 0.0);
+  const auto state = testing::read_shared_state(state_file);
+  return state && state->primary ? state->primary->last_heartbeat : 0;
 }
 
 TEST(SyncEvents, AnIdleFleetFiresNoEvents) {

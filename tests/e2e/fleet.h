@@ -18,9 +18,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -30,6 +28,7 @@
 #include "tests/support/clock.h"
 #include "tests/support/host_setup.h"
 #include "tests/support/nvim_process.h"
+#include "tests/support/shared_state.h"
 #include "tests/support/sync_log.h"
 
 namespace himalaya::e2e {
@@ -80,25 +79,12 @@ struct LastSync {
 };
 
 inline std::optional<LastSync> read_last_sync(const std::filesystem::path& state_file) {
-  std::ifstream in(state_file);
-  if (!in) {
-    return std::nullopt;
-  }
   // Writers replace the file by rename, so a reader sees a whole file.
-  nlohmann::json state = nlohmann::json::parse(in, nullptr, false);
-  if (state.is_discarded() || !state.is_object() || !state.contains("last_sync_time") ||
-      !state["last_sync_time"].is_number()) {
-    return std::nullopt;
+  const auto state = testing::read_shared_state(state_file);
+  if (!state || !(state->last_sync_time > 0)) {
+    return std::nullopt;  // unreadable, or no sync yet
   }
-  LastSync last;
-  last.time = state["last_sync_time"].get<double>();
-  if (!(last.time > 0)) {
-    return std::nullopt;  // no sync yet
-  }
-  if (state.contains("last_sync_instance") && state["last_sync_instance"].is_string()) {
-    last.instance = state["last_sync_instance"].get<std::string>();
-  }
-  return last;
+  return LastSync{state->last_sync_time, state->last_sync_instance};
 }
 
 // Every sync start the hosts record (last_sync_time, with its instance),

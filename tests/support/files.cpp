@@ -36,4 +36,14 @@ void spit(const std::filesystem::path& p, const std::string& text) {
   out << text;
 }
 
+std::vector<std::string> complete_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::size_t pos = 0;
+  for (std::size_t nl = text.find('\n'); nl != std::string::npos; nl = text.find('\n', pos)) {
+    lines.push_back(text.substr(pos, nl - pos));
+    pos = nl + 1;
+  }
+  return lines;
+}
+
 }  // namespace himalaya::testing

@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace himalaya::testing {
 
@@ -26,6 +27,10 @@ class TempDir {
 
 // The whole file; "" if it cannot be read.
 std::string slurp(const std::filesystem::path& p);
+
+// The complete lines of `text`, without their newlines: a last line still
+// being written (no newline yet) is left out.
+std::vector<std::string> complete_lines(const std::string& text);
 
 // Replaces the file's contents with `text` (in place, not atomically).
 void spit(const std::filesystem::path& p, const std::string& text);

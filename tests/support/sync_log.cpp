@@ -10,16 +10,9 @@
 namespace himalaya::testing {
 
 std::vector<SyncRun> read_sync_log(const std::filesystem::path& path) {
-  const std::string text = slurp(path);
   std::vector<SyncRun> runs;
-  std::size_t pos = 0;
-  while (true) {
-    std::size_t newline = text.find('\n', pos);
-    if (newline == std::string::npos) {
-      break;
-    }
-    std::istringstream line(text.substr(pos, newline - pos));
-    pos = newline + 1;
+  for (const std::string& text : complete_lines(slurp(path))) {
+    std::istringstream line(text);
     std::string kind;
     std::string label;
     std::string time;

@@ -1,8 +1,8 @@
 #include "tests/support/wait.h"
 
-#include <fstream>
-#include <string>
 #include <thread>
+
+#include "tests/support/processes.h"
 
 namespace himalaya::testing {
 
@@ -21,12 +21,8 @@ bool wait_until(const std::function<bool()>& condition, std::chrono::millisecond
 }
 
 char process_state(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  std::getline(in, line);
-  // The command name in parentheses may itself hold ") ", so look for the last.
-  auto close = line.rfind(") ");
-  return close == std::string::npos || close + 2 >= line.size() ? 0 : line[close + 2];
+  const auto st = proc_stat(pid);
+  return st ? st->state : 0;
 }
 
 bool process_gone(pid_t pid) {
