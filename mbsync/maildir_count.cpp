@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <memory>
 
 namespace himalaya::mbsync {
@@ -86,7 +87,9 @@ class Scanner {
       if (entry->d_name[0] == '.' || entry->d_type == DT_DIR) {
         continue;  // ".", "..", and dot files, which are no messages by Maildir's rules
       }
-      out_.unique_names.push_back(unique_name(entry->d_name));
+      const char* name = entry->d_name;
+      const char* info = std::strstr(name, ":2,");
+      out_.unique_names.emplace_back(name, info != nullptr ? info - name : std::strlen(name));
     }
   }
 
