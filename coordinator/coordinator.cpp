@@ -349,8 +349,9 @@ Coordinator::SyncGrant Coordinator::begin_sync(SyncTrigger trigger) {
 void Coordinator::sync_process_started(int pid) {
   impl_->sync_process_started(pid);
 }
-void Coordinator::end_sync(SyncOutcome outcome, const std::string& message) {
-  impl_->end_sync(outcome, message);
+void Coordinator::end_sync(SyncOutcome outcome, const std::string& message,
+                           std::optional<int> new_messages) {
+  impl_->end_sync(outcome, message, new_messages);
 }
 void Coordinator::mail_changed() {
   impl_->mail_changed();

@@ -168,8 +168,10 @@ class Coordinator {
   // instance is frozen before it can call end_sync(). Without it, a frozen
   // instance's sync blocks every other until sync_timeout.
   void sync_process_started(int pid);
-  // Records the end of this instance's sync with its outcome.
-  void end_sync(SyncOutcome outcome, const std::string& message);
+  // Records the end of this instance's sync with its outcome, and how many
+  // messages it added to the local Maildirs when the caller could tell.
+  void end_sync(SyncOutcome outcome, const std::string& message,
+                std::optional<int> new_messages = std::nullopt);
 
   // Push (SPEC §10): the primary's IMAP IDLE watcher saw the server's mailbox
   // change. A push sync becomes due (sync_due(push)) as check_push_sync()

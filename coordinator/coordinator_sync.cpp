@@ -63,12 +63,13 @@ void Coordinator::Impl::sync_process_started(int pid) {
          [&](State& s, const Self& me) { return record_sync_process(s, me, pid, *ticks); });
 }
 
-void Coordinator::Impl::end_sync(SyncOutcome outcome, const std::string& message) {
+void Coordinator::Impl::end_sync(SyncOutcome outcome, const std::string& message,
+                                 std::optional<int> new_messages) {
   if (!own_sync_) {
     return;
   }
   const SyncResult mine{identity_.instance_id, own_sync_->started, clock().wall(), outcome, message,
-                        own_sync_->trigger};
+                        own_sync_->trigger,    new_messages};
   own_sync_.reset();
   if (config_.enabled) {
     commit(Step::look, [&](State& s, const Self& me) { return record_sync_end(s, me, mine); });

@@ -129,7 +129,8 @@ class Coordinator::Impl {
   void on_due_timer();
   Coordinator::SyncGrant begin_sync(SyncTrigger trigger);
   void sync_process_started(int pid);
-  void end_sync(SyncOutcome outcome, const std::string& message);
+  void end_sync(SyncOutcome outcome, const std::string& message,
+                std::optional<int> new_messages = std::nullopt);
   void mail_changed();
   void start();
   void stop();

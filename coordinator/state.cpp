@@ -266,6 +266,11 @@ Result<State> parse_state(std::string_view text) {
     std::string trigger;
     f.string("trigger", trigger);
     r.trigger = trigger_from(trigger);
+    if (f.find("new_messages") != nullptr) {
+      int added = 0;
+      f.integer("new_messages", added);
+      r.new_messages = added;
+    }
     if (auto o = outcome_from(outcome)) {
       r.outcome = *o;
     } else {
@@ -334,6 +339,9 @@ std::string serialize_state(const State& s) {
         {"instance", s.last_result->instance_id}, {"started", s.last_result->started},
         {"ended", s.last_result->ended},          {"outcome", to_string(s.last_result->outcome)},
         {"message", s.last_result->message},      {"trigger", to_string(s.last_result->trigger)}};
+    if (s.last_result->new_messages) {
+      root["last_result"]["new_messages"] = *s.last_result->new_messages;
+    }
   }
   return root.dump(-1, ' ', false, Json::error_handler_t::replace);
 }

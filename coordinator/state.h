@@ -93,6 +93,10 @@ struct SyncResult {
   SyncOutcome outcome = SyncOutcome::ok;
   std::string message;
   SyncTrigger trigger = SyncTrigger::automatic;
+  // How many messages the sync added to the local Maildirs (SPEC §9), when
+  // the host could tell from the mbsync configuration; key `new_messages`,
+  // absent when unknown (and in files of older versions).
+  std::optional<int> new_messages = std::nullopt;
 };
 
 struct State {

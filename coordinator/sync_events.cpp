@@ -32,6 +32,7 @@ void SyncAnnouncer::announce_done(const SyncResult& result, bool start_announced
   e.outcome = result.outcome;
   e.duration = result.ended > result.started ? result.ended - result.started : 0;
   e.message = result.message;
+  e.new_messages = result.new_messages;
   out.push_back(std::move(e));
   remember(done_, key);
 }

@@ -43,6 +43,7 @@ struct SyncEvent {
   SyncOutcome outcome = SyncOutcome::ok;
   double duration = 0;  // seconds, ended - started
   std::string message;
+  std::optional<int> new_messages = std::nullopt;  // as recorded; nullopt when unknown
 };
 
 class SyncAnnouncer {

@@ -12,6 +12,7 @@
 #include "coordinator/coordinator.h"
 #include "host/events.h"
 #include "host/neovim.h"
+#include "host/new_mail.h"
 #include "host/protocol.h"
 #include "host/status_report.h"
 #include "host/sync_runner.h"
@@ -88,6 +89,7 @@ void App::start() {
   runner_ = std::make_unique<SyncRunner>(
       io_, SyncRunner::Options{config_.sync.command, config_.timings.sync_timeout,
                                config_.sync.lock_file, coordinator::sync_kill_grace});
+  new_mail_ = std::make_unique<NewMailCounter>(config_.sync.command, mbsync::process_environment());
   bind_handlers();
   signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
     if (!ec) {
@@ -221,10 +223,15 @@ void App::run_sync(SyncTrigger trigger) {
     }
     return;
   }
+  const std::string uncounted = new_mail_->before_sync();
+  if (!uncounted.empty()) {
+    log_->debug("new messages of this sync not counted: {}", uncounted);
+  }
   std::string error;
   bool started =
       runner_->start([this, trigger](const SyncRun& run) { sync_finished(trigger, run); }, error);
   if (!started) {
+    new_mail_->after_sync();  // drops the snapshot: nothing ran
     coordinator_->end_sync(coordinator::SyncOutcome::failed, error);
     log_->warn("{} sync could not start: {}", trigger_name(trigger), error);
     report_failure(error);
@@ -239,8 +246,9 @@ void App::run_sync(SyncTrigger trigger) {
 }
 
 void App::sync_finished(SyncTrigger trigger, const SyncRun& run) {
+  const std::optional<int> new_messages = new_mail_->after_sync();
   if (coordinator_) {
-    coordinator_->end_sync(run.outcome, run.message);
+    coordinator_->end_sync(run.outcome, run.message, new_messages);
   }
   if (run.outcome == coordinator::SyncOutcome::ok) {
     log_->info("{} sync finished in {:.2f} s", trigger_name(trigger), run.seconds);

@@ -36,6 +36,7 @@ namespace himalaya::host {
 
 class Neovim;
 class SyncRunner;
+class NewMailCounter;
 struct SyncRun;
 enum class Level;
 
@@ -72,6 +73,7 @@ class App {
   std::shared_ptr<const coordinator::Clock> clock_;
   std::unique_ptr<coordinator::Coordinator> coordinator_;
   std::unique_ptr<SyncRunner> runner_;
+  std::unique_ptr<NewMailCounter> new_mail_;
   std::string last_failure_shown_;            // SPEC §6: a repeated failure is shown once
   std::string role_shown_ = "Uncoordinated";  // the role the last RoleChanged announced
   bool stopping_ = false;

@@ -31,6 +31,9 @@ nlohmann::json event_data(const SyncEvent& event) {
     data["outcome"] = to_string(event.outcome);
     data["duration"] = event.duration;
     data["message"] = event.message;
+    if (event.new_messages) {
+      data["new_messages"] = *event.new_messages;
+    }
   }
   return data;
 }

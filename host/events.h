@@ -4,8 +4,8 @@
 // functions so their exact keys are unit-tested.
 //
 // Keys whose value is unknown are left out, so Lua sees nil: `channels`
-// (SPEC §11: whole command for now) and `new_messages` (needs the mbsync
-// configuration reader of SPEC §10).
+// (SPEC §11: whole command for now) and `new_messages` (known only when the
+// sync command is mbsync and its configuration can be read: new_mail.h).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -20,7 +20,8 @@ const char* role_label(coordinator::Role role);
 // event::sync_started or event::sync_done (protocol.h).
 const char* event_name(const coordinator::SyncEvent& event);
 
-// {instance_id, trigger, started} and, when done, {outcome, duration, message}.
+// {instance_id, trigger, started} and, when done, {outcome, duration, message}
+// and new_messages when it is known.
 nlohmann::json event_data(const coordinator::SyncEvent& event);
 
 // {role, previous}, both labels.

@@ -101,6 +101,27 @@ TEST(StateTest, TheTriggerOfASyncRoundTripsAndReadsAsAutoWhenAbsent) {
   EXPECT_EQ(newer.value().running_sync->trigger, SyncTrigger::automatic);
 }
 
+TEST(StateTest, NewMessagesOfTheLastResultRoundTripsAndIsAbsentWhenUnknown) {
+  State s;
+  s.last_result = SyncResult{"nvim_1_2", 6, 7, SyncOutcome::ok, "", SyncTrigger::automatic, 4};
+  std::string text = serialize_state(s);
+  EXPECT_NE(text.find(R"("new_messages":4)"), std::string::npos) << text;
+  auto back = parse_state(text);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back.value().last_result->new_messages, 4);
+
+  s.last_result->new_messages.reset();
+  text = serialize_state(s);
+  EXPECT_EQ(text.find("new_messages"), std::string::npos) << text;
+  back = parse_state(text);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_FALSE(back.value().last_result->new_messages.has_value());
+
+  auto bad = parse_state(
+      R"({"last_result":{"instance":"a","started":6,"ended":7,"outcome":"ok","new_messages":-2}})");
+  EXPECT_FALSE(bad.ok());
+}
+
 TEST(StateTest, KeysAreSortedAndLuaKeysPresent) {
   State s;
   s.primary = Lease{"nvim_1_2", 3, 2, "v"};

@@ -82,6 +82,20 @@ TEST(SyncAnnouncerTest, AStartAndItsEndAreAnnouncedOnceEach) {
   EXPECT_TRUE(a.observe(ended("nvim_1_1", 100, 102.5, SyncOutcome::failed)).empty());
 }
 
+TEST(SyncAnnouncerTest, TheDoneEventCarriesTheRecordedNewMessages) {
+  SyncAnnouncer a;
+  a.observe(State{});
+  State s = ended("nvim_1_1", 100, 101, SyncOutcome::ok);
+  s.last_result->new_messages = 7;
+  auto events = a.observe(s);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_FALSE(events[0].new_messages.has_value()) << "a start has no count";
+  EXPECT_EQ(events[1].new_messages, 7);
+  auto unknown = a.observe(ended("nvim_1_1", 200, 201, SyncOutcome::ok));
+  ASSERT_EQ(unknown.size(), 2u);
+  EXPECT_FALSE(unknown[1].new_messages.has_value());
+}
+
 TEST(SyncAnnouncerTest, TheFirstViewAnnouncesOnlyASyncRunningThen) {
   SyncAnnouncer history;
   EXPECT_TRUE(history.observe(ended("nvim_1_1", 100, 101, SyncOutcome::ok)).empty());

@@ -215,6 +215,55 @@ TEST(SyncEvents, ManualSyncFromASecondaryFiresInAllThree) {
   }
 }
 
+// --- 2b. new_messages, known when the sync command is mbsync ---------------
+
+TEST(SyncEvents, AnMbsyncSyncsNewMessagesReachAllThree) {
+  // A stand-in named mbsync reads nothing but delivers two messages into the
+  // Maildir its configuration (-c) names: the hosts count them from that
+  // configuration and the Maildir listings, as with the real mbsync.
+  FleetOptions options;
+  options.auto_sync = false;
+  options.extra_lua = record_events_lua;
+  Fleet fleet;
+  const std::filesystem::path dir = fleet.shared_dir();
+  const std::filesystem::path maildir = dir / "Mail" / "INBOX";
+  for (const char* sub : {"cur", "new", "tmp"}) {
+    std::filesystem::create_directories(maildir / sub);
+  }
+  {
+    std::ofstream(dir / "mbsyncrc") << "IMAPAccount a\nHost 127.0.0.1\nTLSType None\n\n"
+                                    << "IMAPStore remote\nAccount a\n\n"
+                                    << "MaildirStore local\nPath " << (dir / "Mail").string()
+                                    << "/\nInbox " << maildir.string() << "\n\n"
+                                    << "Channel inbox\nFar :remote:\nNear :local:\n";
+    std::ofstream script(dir / "mbsync");
+    script << "#!/bin/sh\n"
+           << "n=$(date +%s%N)\n"
+           << ": > '" << maildir.string() << "/new/'$n.fake,U=1\n"
+           << ": > '" << maildir.string() << "/cur/'$n.fake2,U=2:2,S\n";
+  }
+  std::filesystem::permissions(dir / "mbsync", std::filesystem::perms::owner_all);
+  options.command = "{" + lua_quote((dir / "mbsync").string()) + ", '-c', " +
+                    lua_quote((dir / "mbsyncrc").string()) + ", '-a'}";
+  ASSERT_TRUE(fleet.start(3, options));
+  fleet.nvim(0).lua("vim.cmd('HimalayaSyncNow')");
+
+  for (std::size_t i = 0; i < fleet.size(); ++i) {
+    SCOPED_TRACE(Fleet::label(i));
+    std::vector<Event> done;
+    ASSERT_TRUE(wait_until(
+        [&] {
+          done = named(events_of(fleet.nvim(i)), done_event);
+          return !done.empty();
+        },
+        5s))
+        << describe(events_of(fleet.nvim(i)));
+    ASSERT_EQ(done.size(), 1u) << describe(done);
+    EXPECT_EQ(done[0].data.value("outcome", ""), "ok");
+    EXPECT_EQ(done[0].data.value("new_messages", -1), 2) << done[0].data.dump();
+  }
+}
+
 // --- 3. A takeover ------------------------------------------------------------
 
 TEST(SyncEvents, ATakeoverFiresRoleChangedInTheNewPrimaryOnly) {

@@ -43,13 +43,30 @@ TEST(EventsTest, SyncDoneAddsOutcomeDurationAndMessage) {
                                   {"outcome", "timed_out"},
                                   {"duration", 600.5},
                                   {"message", "timed out after 600 s"}}));
-  // Unknown until SPEC §10/§11 exist: absent, so Lua reads nil.
+  // Unknown (channels: SPEC §11 not built; new_messages: not an mbsync
+  // command, or its configuration unreadable): absent, so Lua reads nil.
   EXPECT_FALSE(data.contains("channels"));
   EXPECT_FALSE(data.contains("new_messages"));
   for (auto outcome : {SyncOutcome::ok, SyncOutcome::failed, SyncOutcome::cancelled}) {
     e.outcome = outcome;
     EXPECT_EQ(event_data(e)["outcome"], to_string(outcome));
   }
+}
+
+TEST(EventsTest, SyncDoneCarriesNewMessagesWhenKnown) {
+  SyncEvent e;
+  e.kind = SyncEvent::Kind::done;
+  e.instance_id = "nvim_1700000000_42";
+  e.started = 1700000000.25;
+  e.duration = 1.5;
+  e.new_messages = 3;
+  const nlohmann::json data = event_data(e);
+  EXPECT_EQ(data.value("new_messages", -1), 3);
+  e.new_messages = 0;  // known: nothing new, which is not nil
+  EXPECT_EQ(event_data(e).value("new_messages", -1), 0);
+  // Never on a start: the count exists only once the sync is over.
+  e.kind = SyncEvent::Kind::started;
+  EXPECT_FALSE(event_data(e).contains("new_messages"));
 }
 
 TEST(EventsTest, RoleChangedCarriesTheLabels) {
