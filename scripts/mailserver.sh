@@ -344,8 +344,7 @@ Host $address
 Port $port
 User alice
 Pass secret
-$(tls_keyword) $tls
-$([ "$tls" = None ] || echo "CertificateFile $dir/tls/cert.pem")
+$(tls_keyword) $tls$([ "$tls" = None ] || printf '\nCertificateFile %s' "$dir/tls/cert.pem")
 AuthMechs LOGIN
 
 IMAPStore remote
