@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The README's first command: installs what is missing, builds, and shows the
 # main job against a real mail stack:
-#   - a private Dovecot IMAP server on 127.0.0.1 (scripts/mailserver.sh) with a
-#     few messages, and three headless Neovims with the plugin, sharing one
-#     state file, whose sync command is the real `mbsync -c <rc> -a`;
+#   - a private Dovecot IMAP server on loopback (scripts/mailserver.sh), over
+#     TLS, with a few messages, and three headless Neovims with the plugin,
+#     sharing one state file, whose sync command is the real
+#     `mbsync -c <rc> -a`;
 #   - they elect one primary; each prints its role and :HimalayaSyncStatus;
 #   - only the primary syncs, once per interval for the whole fleet: a message
 #     delivered to the server shows up in the local Maildir within an interval,
@@ -79,7 +80,9 @@ fi
 # --- the mail server -------------------------------------------------------
 chmod 711 "$demo"  # Dovecot's mail processes (user nobody) reach $mail through it
 server=$("${as_root[@]}" "$root/scripts/mailserver.sh" start "$mail")
+host=$(sed -n 's/^HOST=//p' <<<"$server")
 port=$(sed -n 's/^PORT=//p' <<<"$server")
+tls=$(sed -n 's/^TLS=//p' <<<"$server")
 mbsyncrc=$(sed -n 's/^MBSYNCRC=//p' <<<"$server")
 if [ "${#as_root[@]}" -gt 0 ]; then  # mbsync runs as the user: give it the local side
   "${as_root[@]}" chown -R "$(id -u):$(id -g)" "$mail/Mail"
@@ -89,7 +92,8 @@ local_mail() {  # messages in the local (mbsync's) INBOX
   find "$mail/Mail/INBOX/new" "$mail/Mail/INBOX/cur" -type f 2>/dev/null | wc -l
 }
 for n in 1 2 3; do deliver "Welcome $n"; done
-echo "== Dovecot on 127.0.0.1:$port (user alice), 3 messages delivered to the server"
+echo "== Dovecot on $host:$port (user alice, $tls with a self-signed certificate"\
+  "that mbsync trusts), 3 messages delivered to the server"
 
 # --- three Neovims ---------------------------------------------------------
 mkdir -p "$demo"/{config,state,data,cache,runtime}

@@ -15,8 +15,8 @@ packages=(
   build-essential cmake pkg-config
   libmsgpack-cxx-dev libboost-dev nlohmann-json3-dev
   libspdlog-dev libgtest-dev libssl-dev
-  neovim isync dovecot-imapd
-  procps util-linux python3 openssl
+  neovim isync dovecot-imapd openssl
+  procps util-linux python3
   faketime
 )
 if [ "${HIMALAYA_FUZZ_DEPS:-1}" = 1 ]; then

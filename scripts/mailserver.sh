@@ -2,15 +2,33 @@
 # A throw-away IMAP server (Dovecot on loopback) and an mbsync setup for it,
 # for tests and demos. Must run as root (Dovecot drops to its own users).
 #
-#   mailserver.sh start DIR           start Dovecot for user alice (password
+#   mailserver.sh start DIR [--plaintext] [--no-idle]
+#                                     start Dovecot for user alice (password
 #                                     "secret") with everything under DIR; prints
-#                                     PORT=<port> and MBSYNCRC=<path>
+#                                     HOST=<address>, PORT=<port>,
+#                                     MBSYNCRC=<path>, TLS=<mode>
+#                                     and, with TLS, IMAPS_PORT=<port> and
+#                                     CERT=<path>
 #   mailserver.sh deliver DIR SUBJECT put a message into alice's server INBOX
 #   mailserver.sh logins DIR          print how many IMAP logins the server saw
 #   mailserver.sh stop DIR            stop the server and wait until it is gone
 #
+# TLS is on by default: `start` makes a fresh self-signed certificate for
+# HOST=127.0.0.2 (see `address` below for why not .1), 127.0.0.1 and
+# localhost, valid for 2 days; PORT offers STARTTLS, IMAPS_PORT is TLS from
+# the start, and Dovecot refuses any login before TLS (TLS=STARTTLS; the
+# mbsyncrc says STARTTLS and trusts the certificate through CertificateFile).
+# --plaintext gives the old server instead: HOST=127.0.0.1, no TLS at all,
+# plaintext logins, no IMAPS_PORT or CERT, and TLS None in the mbsyncrc.
+# --no-idle removes IDLE from the capabilities the server announces
+# (imap_capability), for a client that must live without it.
+#
 # DIR should be a fresh directory (it is created if missing). Layout:
 #   DIR/dovecot.conf DIR/passwd   the server's configuration
+#   DIR/tls/cert.pem              the server's certificate (world-readable: a
+#                                 client trusts it through CertificateFile)
+#   DIR/tls/key.pem               its private key (mode 0600, the caller's: root;
+#                                 Dovecot reads it before dropping privileges)
 #   DIR/run/ DIR/state/           Dovecot's base_dir and state_dir
 #   DIR/dovecot.log               the server log; one login line per IMAP login
 #                                 ("Login: user=<alice>" on Dovecot 2.3,
@@ -32,18 +50,26 @@
 set -eu
 
 usage() {
-  echo "usage: $0 start|stop|logins DIR | deliver DIR SUBJECT" >&2
+  echo "usage: $0 start DIR [--plaintext] [--no-idle] | stop|logins DIR | deliver DIR SUBJECT" >&2
   exit 1
 }
 
 [ $# -ge 2 ] || usage
 action=$1
 dir=$2
+tls=STARTTLS  # or None (--plaintext)
+# The server's address. Dovecot counts a connection whose two ends have the
+# same address as secured, and lets it log in without TLS whatever `ssl` says.
+# A client on this machine connects from 127.0.0.1 (the loopback route's
+# source), so a server on 127.0.0.2 sees it as remote and refuses plaintext
+# logins. Without TLS, the server stays on 127.0.0.1.
+address=127.0.0.2
+idle=yes      # or no (--no-idle)
 
 # A free loopback TCP port, chosen by the kernel; a random high one otherwise.
 free_port() {
   for py in python3 /usr/bin/python3; do
-    if port=$("$py" -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])' 2>/dev/null); then
+    if port=$("$py" -c 'import socket,sys;s=socket.socket();s.bind((sys.argv[1],0));print(s.getsockname()[1])' "$address" 2>/dev/null); then
       echo "$port"
       return
     fi
@@ -51,9 +77,9 @@ free_port() {
   echo $((20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000))
 }
 
-# True when something accepts TCP connections on 127.0.0.1:$1.
+# True when something accepts TCP connections on $address:$1.
 port_open() {
-  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+  (exec 3<>"/dev/tcp/$address/$1") 2>/dev/null
 }
 
 master_pid() {
@@ -75,25 +101,75 @@ write_config() {
   fi
 }
 
+# Dovecot 2.3's TLS settings: with TLS, no login before it (see `address`).
+tls_settings_23() {
+  if [ "$tls" = None ]; then
+    printf '%s\n' 'ssl = no' 'disable_plaintext_auth = no'
+  else
+    printf '%s\n' 'ssl = required' "ssl_cert = <$dir/tls/cert.pem" \
+      "ssl_key = <$dir/tls/key.pem" 'disable_plaintext_auth = yes'
+  fi
+}
+
+# Dovecot 2.4's names for the same: the files are named without '<', and
+# auth_allow_cleartext replaces disable_plaintext_auth (with the opposite sense).
+tls_settings_24() {
+  if [ "$tls" = None ]; then
+    printf '%s\n' 'ssl = no' 'auth_allow_cleartext = yes'
+  else
+    printf '%s\n' 'ssl = required' "ssl_server_cert_file = $dir/tls/cert.pem" \
+      "ssl_server_key_file = $dir/tls/key.pem" 'auth_allow_cleartext = no'
+  fi
+}
+
+# With --no-idle, the capabilities both Dovecot series implement and mbsync
+# may use, without IDLE; otherwise Dovecot's own list (which has IDLE).
+capability_setting() {
+  if [ "$idle" = no ]; then
+    echo "imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE LITERAL+ \
+NAMESPACE UIDPLUS CHILDREN UNSELECT MULTIAPPEND LIST-EXTENDED LIST-STATUS \
+CONDSTORE QRESYNC ESEARCH SEARCHRES SORT BINARY MOVE SPECIAL-USE"
+  fi
+}
+
+# A fresh self-signed certificate and key for $address, 127.0.0.1 and
+# localhost, valid for 2 days, in DIR/tls. The key is made unreadable to
+# others from the start. The common name is the address too: isync 1.4 checks
+# only DNS names and the common name against its Host, not IP addresses.
+make_certificate() {
+  mkdir -p "$dir/tls"
+  chmod 755 "$dir/tls"
+  rm -f "$dir/tls/key.pem" "$dir/tls/cert.pem"
+  if ! out=$( (umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+    -nodes -days 2 -subj "/CN=$address" \
+    -addext "subjectAltName=IP:$address,IP:127.0.0.1,DNS:localhost" \
+    -keyout "$dir/tls/key.pem" -out "$dir/tls/cert.pem") 2>&1); then
+    echo "cannot make the server's certificate with openssl: $out" >&2
+    exit 2
+  fi
+  chmod 600 "$dir/tls/key.pem"
+  chmod 644 "$dir/tls/cert.pem"
+}
+
 # The same server in Dovecot 2.4's syntax: version settings first, named
 # passdb/userdb blocks, mail_driver/mail_path, %{user}, and the listener's
 # address as `listen`.
 write_config_24() {
   port=$1
   cat >"$dir/dovecot.conf" <<EOF
-# Written by mailserver.sh: a private Dovecot 2.4 on 127.0.0.1:$port.
+# Written by mailserver.sh: a private Dovecot 2.4 on $address:$port.
 dovecot_config_version = 2.4.0
 dovecot_storage_version = 2.4.0
 protocols = imap
-listen = 127.0.0.1
+listen = $address
 base_dir = $dir/run
 state_dir = $dir/state
 log_path = $dir/dovecot.log
 info_log_path = $dir/dovecot.log
 log_timestamp = "%Y-%m-%d %H:%M:%S.%{usecs} "
-ssl = no
-auth_allow_cleartext = yes
+$(tls_settings_24)
 auth_mechanisms = plain login
+$(capability_setting)
 mail_driver = maildir
 mail_path = $dir/mail/%{user}
 mail_home = $dir/mail/%{user}
@@ -110,11 +186,12 @@ userdb static {
 service imap-login {
   chroot =
   inet_listener imap {
-    listen = 127.0.0.1
+    listen = $address
     port = $port
   }
   inet_listener imaps {
-    port = 0
+    listen = $address
+    port = $imaps_port
   }
 }
 service anvil {
@@ -139,17 +216,17 @@ tls_keyword() {
 write_config_23() {
   port=$1
   cat >"$dir/dovecot.conf" <<EOF
-# Written by mailserver.sh: a private Dovecot 2.3 on 127.0.0.1:$port.
+# Written by mailserver.sh: a private Dovecot 2.3 on $address:$port.
 protocols = imap
-listen = 127.0.0.1
+listen = $address
 base_dir = $dir/run
 state_dir = $dir/state
 log_path = $dir/dovecot.log
 info_log_path = $dir/dovecot.log
 log_timestamp = "%Y-%m-%d %H:%M:%S.%{usecs} "
-ssl = no
-disable_plaintext_auth = no
+$(tls_settings_23)
 auth_mechanisms = plain login
+$(capability_setting)
 mail_location = maildir:$dir/mail/%u
 passdb {
   driver = passwd-file
@@ -162,11 +239,12 @@ userdb {
 service imap-login {
   chroot =
   inet_listener imap {
-    address = 127.0.0.1
+    address = $address
     port = $port
   }
   inet_listener imaps {
-    port = 0
+    address = $address
+    port = $imaps_port
   }
 }
 service anvil {
@@ -176,11 +254,26 @@ EOF
 }
 
 start() {
+  shift 2
+  for option in "$@"; do
+    case $option in
+      --plaintext)
+        tls=None
+        address=127.0.0.1
+        ;;
+      --no-idle) idle=no ;;
+      *) usage ;;
+    esac
+  done
   if ! command -v dovecot >/dev/null 2>&1 && [ ! -x /usr/sbin/dovecot ]; then
     echo "dovecot is not installed (Debian package dovecot-imapd)" >&2
     exit 3
   fi
   dovecot_bin=$(command -v dovecot 2>/dev/null || echo /usr/sbin/dovecot)
+  if [ "$tls" != None ] && ! command -v openssl >/dev/null 2>&1; then
+    echo "openssl is not installed (Debian package openssl): no certificate for TLS" >&2
+    exit 3
+  fi
   mkdir -p "$dir"
   chmod 755 "$dir"
   mkdir -p "$dir/run" "$dir/state" "$dir/mail/alice/cur" "$dir/mail/alice/new" \
@@ -189,11 +282,17 @@ start() {
   chown -R nobody:nogroup "$dir/mail"
   echo 'alice:{PLAIN}secret::::::' >"$dir/passwd"
   chmod 644 "$dir/passwd"
+  [ "$tls" = None ] || make_certificate
 
   attempt=0
   while :; do
     attempt=$((attempt + 1))
     port=$(free_port)
+    imaps_port=0
+    if [ "$tls" != None ]; then
+      imaps_port=$(free_port)
+      [ "$imaps_port" != "$port" ] || continue
+    fi
     write_config "$port"
     # A configuration Dovecot rejects fails the same way on every port.
     if ! out=$("$dovecot_bin" -c "$dir/dovecot.conf" -n 2>&1 >/dev/null); then
@@ -217,7 +316,7 @@ start() {
     # Wait (up to 10 s) for the listener; give up early if the master died.
     i=0
     while [ $i -lt 200 ]; do
-      if port_open "$port"; then
+      if port_open "$port" && { [ "$imaps_port" = 0 ] || port_open "$imaps_port"; }; then
         break
       fi
       pid=$(master_pid || true)
@@ -227,25 +326,25 @@ start() {
       sleep 0.05
       i=$((i + 1))
     done
-    if port_open "$port"; then
+    if port_open "$port" && { [ "$imaps_port" = 0 ] || port_open "$imaps_port"; }; then
       break
     fi
     stop_server
     if [ $attempt -ge 5 ]; then
-      echo "dovecot cannot start: nothing listens on 127.0.0.1:$port;" \
+      echo "dovecot cannot start: nothing listens on $address:$port;" \
         "log: $(tail -n 5 "$dir/dovecot.log" 2>/dev/null)" >&2
       exit 2
     fi
   done
 
   cat >"$dir/mbsyncrc" <<EOF
-# Written by mailserver.sh: alice's mail on 127.0.0.1:$port, synced to $dir/Mail/.
+# Written by mailserver.sh: alice's mail on $address:$port, synced to $dir/Mail/.
 IMAPAccount test
-Host 127.0.0.1
+Host $address
 Port $port
 User alice
 Pass secret
-$(tls_keyword) None
+$(tls_keyword) $tls$([ "$tls" = None ] || printf '\nCertificateFile %s' "$dir/tls/cert.pem")
 AuthMechs LOGIN
 
 IMAPStore remote
@@ -263,8 +362,14 @@ Patterns *
 Create Both
 SyncState *
 EOF
+  echo "HOST=$address"
   echo "PORT=$port"
   echo "MBSYNCRC=$dir/mbsyncrc"
+  echo "TLS=$tls"
+  if [ "$tls" != None ]; then
+    echo "IMAPS_PORT=$imaps_port"
+    echo "CERT=$dir/tls/cert.pem"
+  fi
 }
 
 # Stops the master (if any) and waits up to 10 s for it to exit.
@@ -303,7 +408,7 @@ EOF
 }
 
 case $action in
-  start) start ;;
+  start) start "$@" ;;
   stop) stop_server ;;
   deliver)
     [ $# -ge 3 ] || usage

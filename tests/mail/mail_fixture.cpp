@@ -85,12 +85,20 @@ std::string between(const std::string& line, const std::string& open, char close
 
 }  // namespace
 
-MailServer::MailServer() {
+MailServer::MailServer(ServerOptions options) : options_(options) {
   dir_ = testing::make_temp_dir("himalaya-mail-");
+  std::string command = script("start", dir_);
+  if (options_.transport == Transport::plaintext) {
+    command += " --plaintext";
+  }
+  if (!options_.idle) {
+    command += " --no-idle";
+  }
   std::string output;
-  int status = run(script("start", dir_), output);
+  int status = run(command, output);
   if (status == 3) {
-    // Dovecot is not installed: the only reason a mail test may skip.
+    // Dovecot (or openssl, for TLS) is not installed: the only reason a mail
+    // test may skip.
     absent_ = true;
     start_error_ = output;
     return;
@@ -107,11 +115,19 @@ MailServer::MailServer() {
   while (std::getline(lines, line)) {
     if (line.rfind("PORT=", 0) == 0) {
       port_ = std::stoi(line.substr(5));
+    } else if (line.rfind("IMAPS_PORT=", 0) == 0) {
+      imaps_port_ = std::stoi(line.substr(11));
+    } else if (line.rfind("HOST=", 0) == 0) {
+      host_ = line.substr(5);
+    } else if (line.rfind("CERT=", 0) == 0) {
+      cert_file_ = line.substr(5);
     } else if (line.rfind("MBSYNCRC=", 0) == 0) {
       mbsyncrc_ = line.substr(9);
     }
   }
-  running_ = status == 0 && port_ > 0 && !mbsyncrc_.empty();
+  const bool tls_ready =
+      options_.transport == Transport::plaintext || (imaps_port_ > 0 && !cert_file_.empty());
+  running_ = status == 0 && port_ > 0 && !host_.empty() && !mbsyncrc_.empty() && tls_ready;
   if (!running_) {
     // Not "Dovecot cannot start": the script itself failed. That is a bug.
     ADD_FAILURE() << "mailserver.sh start exited " << status << ":\n" << output;
@@ -215,6 +231,8 @@ std::vector<Session> parse_sessions(std::istream& log) {
       Session s;
       s.id = between(line, "session=<", '>');
       s.login = *time;
+      // "..., mpid=13234, TLS, session=<...>"; "secured" or nothing without TLS.
+      s.tls = line.find(", TLS, session=<") != std::string::npos;
       auto early = early_ends.find(s.id);
       if (early != early_ends.end()) {
         // The imap process served and closed the session before imap-login

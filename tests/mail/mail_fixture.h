@@ -36,21 +36,34 @@ struct Session {
   std::optional<double> logout;
   std::string end;                 // how it ended, from the log ("Disconnected: Logged out ...")
   bool login_logged_late = false;  // the log has its end before its login
+  bool tls = false;                // the login line says the session ran over TLS
 };
 
 // The sessions in a Dovecot log (as mailserver.sh configures it), in the order
 // of their logins.
 std::vector<Session> parse_sessions(std::istream& log);
 
+// How the server takes logins (scripts/mailserver.sh start's options).
+enum class Transport {
+  starttls,   // the default: STARTTLS on port(), TLS from the start on imaps_port();
+              // no login before TLS; the mbsyncrc trusts cert_file()
+  plaintext,  // --plaintext: no TLS at all; only a test that asks for TLSType None
+};
+
+struct ServerOptions {
+  Transport transport = Transport::starttls;
+  bool idle = true;  // false (--no-idle): IDLE is not among the capabilities
+};
+
 // A private Dovecot with everything in a fresh temporary directory. The
 // constructor starts it; the destructor always stops it and removes the
-// directory. If Dovecot is not installed, absent() is true (a test may skip
-// then, and only then). If it is installed but does not start, the
-// constructor records a test failure; either way running() is false and
-// start_error() says why.
+// directory. If Dovecot (or, for TLS, openssl) is not installed, absent() is
+// true (a test may skip then, and only then). If it is installed but does
+// not start, the constructor records a test failure; either way running() is
+// false and start_error() says why.
 class MailServer {
  public:
-  MailServer();
+  explicit MailServer(ServerOptions options = {});
   ~MailServer();
   MailServer(const MailServer&) = delete;
   MailServer& operator=(const MailServer&) = delete;
@@ -58,7 +71,16 @@ class MailServer {
   bool running() const { return running_; }
   bool absent() const { return absent_; }
   const std::string& start_error() const { return start_error_; }
+  Transport transport() const { return options_.transport; }
+  // The server's address: 127.0.0.2 with TLS (so that Dovecot does not count
+  // a client on loopback as secured and lets it log in without TLS), 127.0.0.1
+  // without.
+  const std::string& host() const { return host_; }
   int port() const { return port_; }
+  // TLS from the first byte; 0 without TLS.
+  int imaps_port() const { return imaps_port_; }
+  // The server's self-signed certificate (made at start); empty without TLS.
+  const std::filesystem::path& cert_file() const { return cert_file_; }
   const std::filesystem::path& dir() const { return dir_; }
   const std::string& mbsyncrc() const { return mbsyncrc_; }
   // mbsync's local copy of alice's INBOX.
@@ -84,10 +106,14 @@ class MailServer {
   bool stop();
 
  private:
+  ServerOptions options_;
   std::filesystem::path dir_;
+  std::filesystem::path cert_file_;
   std::string mbsyncrc_;
+  std::string host_;
   std::string start_error_;
   int port_ = 0;
+  int imaps_port_ = 0;
   bool running_ = false;
   bool absent_ = false;
 };
@@ -144,6 +170,16 @@ class Fleet {
   std::vector<pid_t> host_pids_;
   std::vector<bool> alive_;
 };
+
+// Declares `server`, a MailServer (with `options`, for START_SERVER_WITH).
+// Skips the test only when Dovecot (or openssl) is not installed; a Dovecot
+// that does not start has already failed the test (MailServer's constructor).
+#define START_SERVER_WITH(server, options)  \
+  MailServer server{options};               \
+  if ((server).absent())                    \
+    GTEST_SKIP() << (server).start_error(); \
+  ASSERT_TRUE((server).running()) << (server).start_error()
+#define START_SERVER(server) START_SERVER_WITH(server, ServerOptions{})
 
 // Wall-clock seconds since the epoch (the clock of Dovecot's log).
 using testing::wall_now;

@@ -60,5 +60,22 @@ TEST(DovecotLog, ASessionWithoutAnEndStaysOpen) {
   EXPECT_FALSE(sessions[0].logout.has_value()) << describe(sessions);
 }
 
+// The login lines of Dovecot 2.3.19 and 2.4.1 for a session over TLS, and
+// one secured only by coming from the server's own address.
+TEST(DovecotLog, TheLoginLineTellsATlsSession) {
+  std::istringstream log(
+      "2026-11-30 21:44:05.333255 imap-login: Info: Login: user=<alice>, method=PLAIN, "
+      "rip=127.0.0.1, lip=127.0.0.2, mpid=13234, TLS, session=<JS4QT4VhDJB/AAAB>\n"
+      "2026-11-30 22:02:54.730059 imap-login: Info: Logged in: user=<alice>, method=PLAIN, "
+      "rip=127.0.0.1, lip=127.0.0.2, mpid=31736, TLS, session=<WptckoVh8LR/AAAB>\n"
+      "2026-11-30 22:03:10.681686 imap-login: Info: Logged in: user=<alice>, method=PLAIN, "
+      "rip=127.0.0.1, lip=127.0.0.1, mpid=31999, secured, session=<YxhPk4VhWst/AAAB>\n");
+  std::vector<Session> sessions = parse_sessions(log);
+  ASSERT_EQ(sessions.size(), 3U) << describe(sessions);
+  EXPECT_TRUE(sessions[0].tls);
+  EXPECT_TRUE(sessions[1].tls);
+  EXPECT_FALSE(sessions[2].tls);
+}
+
 }  // namespace
 }  // namespace himalaya::mail
