@@ -151,6 +151,24 @@ TEST(ImapParser, AnOverlongLineIsAnErrorBeforeItsEnd) {
   EXPECT_FALSE(parser.next());  // spent
 }
 
+TEST(ImapParser, ALineOfExactlyTheLimitPassesWhereverItIsSplit) {
+  // Found by imap_fuzz: split between its CR and its LF, a line of max_line
+  // bytes was refused (the CR counted as the line's), whole it was not.
+  ResponseParser::Limits limits;
+  limits.max_line = 64;
+  const std::string line = "* OK " + std::string(59, 'x');
+  ASSERT_EQ(line.size(), 64u);
+  const std::string bytes = line + "\r\n";
+  for (std::size_t chunk = 1; chunk <= bytes.size(); ++chunk) {
+    const Parsed p = parse_all(bytes, chunk, limits);
+    EXPECT_FALSE(p.error) << "chunks of " << chunk << ": " << *p.error;
+    EXPECT_EQ(p.responses.size(), 1u) << "chunks of " << chunk;
+  }
+  for (std::size_t chunk = 1; chunk <= bytes.size() + 1; ++chunk) {
+    EXPECT_TRUE(parse_all(line + "x\r\n", chunk, limits).error) << "chunks of " << chunk;
+  }
+}
+
 TEST(ImapParser, LiteralContentsDoNotCountAgainstTheLineLimit) {
   ResponseParser::Limits limits;
   limits.max_line = 64;
