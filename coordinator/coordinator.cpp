@@ -2,6 +2,7 @@
 // decision is a transition (transitions.h) run inside StateStore::update().
 #include "coordinator/coordinator.h"
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 
 #include "coordinator/asio_environment.h"

@@ -2,6 +2,7 @@
 // literals, and the limits and malformed input that must become errors.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
