@@ -28,6 +28,7 @@
 
 #include "imap/response_parser.h"
 #include "imap/session.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace {
 
@@ -38,14 +39,6 @@ using himalaya::imap::Response;
 using himalaya::imap::ResponseParser;
 using himalaya::imap::Session;
 using himalaya::imap::TimePoint;
-
-#define FUZZ_CHECK(cond)                                                            \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                 \
-    }                                                                               \
-  } while (false)
 
 constexpr std::size_t header_size = 5;
 

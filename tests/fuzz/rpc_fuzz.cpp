@@ -36,6 +36,7 @@
 #include "rpc/decoder.h"
 #include "rpc/session.h"
 #include "test_support.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace {
 
@@ -51,14 +52,6 @@ using himalaya::rpc::Tabpage;
 using himalaya::rpc::Window;
 using himalaya::rpc::testing::FakeTransport;
 using himalaya::rpc::testing::FakeWire;
-
-#define FUZZ_CHECK(cond)                                                            \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                 \
-    }                                                                               \
-  } while (false)
 
 constexpr std::size_t header_size = 5;
 

@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "coordinator/state.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace {
 
@@ -28,14 +29,6 @@ using himalaya::coordinator::State;
 using himalaya::coordinator::SyncOutcome;
 using himalaya::coordinator::SyncRecord;
 using himalaya::coordinator::SyncResult;
-
-#define FUZZ_CHECK(cond)                                                            \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                 \
-    }                                                                               \
-  } while (false)
 
 bool same(const Lease& a, const Lease& b) {
   return a.instance_id == b.instance_id && a.last_heartbeat == b.last_heartbeat && a.pid == b.pid &&
