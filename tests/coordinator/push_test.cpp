@@ -135,6 +135,14 @@ class PushRuntimeTest : public RuntimeTest {
     ASSERT_TRUE(c.begin_sync(SyncTrigger::automatic).granted);
     c.end_sync(SyncOutcome::ok, "");
   }
+  // The server reports a change; the push sync it makes due is begun.
+  void push_sync_begins(Coordinator& c, Recorder& r) {
+    const int before = r.sync_due;
+    c.mail_changed();
+    ASSERT_TRUE(run_until([&] { return r.sync_due == before + 1; }, 1));
+    ASSERT_EQ(r.due_triggers.back(), SyncTrigger::push);
+    ASSERT_TRUE(c.begin_sync(SyncTrigger::push).granted);
+  }
 };
 
 TEST_F(PushRuntimeTest, AChangeOnTheServerGivesThePrimaryAPushSyncAtOnce) {
@@ -164,9 +172,7 @@ TEST_F(PushRuntimeTest, ChangesDuringASyncGiveOneFollowUpAfterIt) {
   a->start();
   startup_sync(*a, ra);
   run_for(5);
-  a->mail_changed();
-  ASSERT_TRUE(run_until([&] { return ra.sync_due == 2; }, 1));
-  ASSERT_TRUE(a->begin_sync(SyncTrigger::push).granted);
+  push_sync_begins(*a, ra);
   for (int i = 0; i < 3; ++i) {  // three deliveries while it runs
     a->mail_changed();
     run_for(1);
@@ -189,10 +195,8 @@ TEST_F(PushRuntimeTest, ABurstOfChangesRightAfterASyncWaitsForTheMinGap) {
   a->start();
   startup_sync(*a, ra);
   run_for(5);
-  a->mail_changed();
-  ASSERT_TRUE(run_until([&] { return ra.sync_due == 2; }, 1));
   const double started = now();
-  ASSERT_TRUE(a->begin_sync(SyncTrigger::push).granted);
+  push_sync_begins(*a, ra);
   run_for(0.2);
   a->end_sync(SyncOutcome::ok, "");
   a->mail_changed();
@@ -210,10 +214,8 @@ TEST_F(PushRuntimeTest, APushSyncMovesTheTimersNextSyncAnIntervalLater) {
   a->start();
   startup_sync(*a, ra);
   run_for(20);
-  a->mail_changed();
-  ASSERT_TRUE(run_until([&] { return ra.sync_due == 2; }, 1));
   const double pushed = now();
-  ASSERT_TRUE(a->begin_sync(SyncTrigger::push).granted);
+  push_sync_begins(*a, ra);
   a->end_sync(SyncOutcome::ok, "");
   ASSERT_TRUE(run_until([&] { return ra.sync_due == 3; }, 60));
   EXPECT_EQ(ra.due_triggers.back(), SyncTrigger::automatic);
