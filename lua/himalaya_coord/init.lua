@@ -81,24 +81,6 @@ local function neovim_exiting()
   return state.exiting or vim.v.exiting ~= vim.NIL
 end
 
-local function version_string()
-  local v = vim.version()
-  return string.format('%d.%d.%d', v.major, v.minor, v.patch)
-end
-
--- What the host receives as --config (the host's own parser lists the keys it reads).
-local function host_config(resolved)
-  return {
-    instance_id = instance_id,
-    nvim_pid = vim.fn.getpid(),
-    nvim_version = version_string(),
-    debug = resolved.debug,
-    state_file = resolved.state_file,
-    log_file = resolved.log_file,
-    sync = vim.deepcopy(resolved.sync),
-  }
-end
-
 local function remember_stderr(data)
   local lines = state.stderr
   state.stderr_partial = state.stderr_partial .. (data[1] or '')
@@ -214,7 +196,7 @@ start_host = function(resolved)
   state.stderr_partial = ''
   state.ready = false
   state.host_version = nil
-  local argv = { binary, '--config', vim.fn.json_encode(host_config(resolved)) }
+  local argv = { binary, '--config', vim.fn.json_encode(config.host_json(resolved, instance_id)) }
   local ok, job = pcall(vim.fn.jobstart, argv, {
     rpc = true,
     -- Its own session: Neovim's exit does not wait for the host (which hands
@@ -461,6 +443,25 @@ function M._ping(timeout_ms)
     return nil, err
   end
   return (uv.hrtime() - started) / 1e6
+end
+
+-- The host's push check (SPEC §10): it logs in once to the first account of the mbsync
+-- configuration and checks IDLE. Returns its result table (nil fields dropped), or nil and a
+-- message. Takes up to the host's connect time-out, so :checkhealth gives a long deadline.
+function M._push_check(timeout_ms)
+  local value, err = request(method.push_check, timeout_ms)
+  if value == nil then
+    return nil, err
+  end
+  if type(value) ~= 'table' then
+    return nil, 'host sent an unexpected push_check reply'
+  end
+  for key, field in pairs(value) do
+    if field == vim.NIL then
+      value[key] = nil
+    end
+  end
+  return value
 end
 
 -- A snapshot of the life-cycle state, for :checkhealth and tests.
