@@ -86,8 +86,10 @@ local function show_check(out, enabled, result)
   local text
   if result.ok == true then
     text = string.format('%s does not offer IDLE, so push is off: the timer alone syncs', server)
-  else
+  elseif enabled == true then
     text = 'the push check failed: ' .. message
+  else
+    text = 'push is off: ' .. message .. " (sync.push.enabled = 'auto'; the timer alone syncs)"
   end
   if enabled == true then
     out.warn(text, {
@@ -96,7 +98,7 @@ local function show_check(out, enabled, result)
       help(),
     })
   else
-    out.info(text .. " (sync.push.enabled = 'auto': the timer alone syncs)")
+    out.info(text)
   end
 end
 
@@ -115,7 +117,9 @@ function M.check(cfg, answering, status, out)
     })
     return
   end
-  show_state(out, enabled, status and status.push)
+  if status then -- else the coordination section above said why there is none
+    show_state(out, enabled, status.push)
+  end
   local result, err = require('himalaya_coord')._push_check(M.timeout_ms)
   if not result then
     out.warn('the push check got no answer: ' .. err, {
