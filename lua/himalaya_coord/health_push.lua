@@ -122,7 +122,7 @@ function M.check(cfg, answering, status, out)
   end
   local result, err = require('himalaya_coord')._push_check(M.timeout_ms)
   if not result then
-    out.warn('the push check got no answer: ' .. err, {
+    out.warn('no answer to the push check: ' .. err, {
       'The host logs in to the IMAP server for this check; see its log file for why it hung.',
     })
     return

@@ -287,15 +287,14 @@ local function request(name, timeout_ms)
   end)
 end
 
--- The host's status as a table: { lines = {...}, instance = {...}, primary = {...} or nil,
--- last_sync = {...} or nil, cooldown_remaining = N, ... }; or nil and a message.
-function M.status(timeout_ms)
-  local value, err = request(method.status, timeout_ms)
+-- request() for an answer that is a table: its nil (vim.NIL) fields are dropped.
+local function request_table(name, timeout_ms)
+  local value, err = request(name, timeout_ms)
   if value == nil then
     return nil, err
   end
   if type(value) ~= 'table' then
-    return nil, 'host sent an unexpected status reply'
+    return nil, 'host sent an unexpected ' .. name .. ' reply'
   end
   for key, field in pairs(value) do
     if field == vim.NIL then
@@ -303,6 +302,12 @@ function M.status(timeout_ms)
     end
   end
   return value
+end
+
+-- The host's status as a table: { lines = {...}, instance = {...}, primary = {...} or nil,
+-- last_sync = {...} or nil, cooldown_remaining = N, ... }; or nil and a message.
+function M.status(timeout_ms)
+  return request_table(method.status, timeout_ms)
 end
 
 -- The status report (SPEC §4) as lines; a short report naming the problem if the host fails.
@@ -449,19 +454,7 @@ end
 -- configuration and checks IDLE. Returns its result table (nil fields dropped), or nil and a
 -- message. Takes up to the host's connect time-out, so :checkhealth gives a long deadline.
 function M._push_check(timeout_ms)
-  local value, err = request(method.push_check, timeout_ms)
-  if value == nil then
-    return nil, err
-  end
-  if type(value) ~= 'table' then
-    return nil, 'host sent an unexpected push_check reply'
-  end
-  for key, field in pairs(value) do
-    if field == vim.NIL then
-      value[key] = nil
-    end
-  end
-  return value
+  return request_table(method.push_check, timeout_ms)
 end
 
 -- A snapshot of the life-cycle state, for :checkhealth and tests.

@@ -154,7 +154,7 @@ H.test('no answer to the push check: a WARNING, after a bounded wait', function(
   H.truthy(took >= CHECK_TIMEOUT_MS and took < CHECK_TIMEOUT_MS + 3000, 'took ' .. took .. ' ms')
   H.eq({
     'OK: state: Idling on 127.0.0.1:993 (INBOX), last server change 3 seconds ago',
-    'WARNING: the push check got no answer: host did not answer within '
+    'WARNING: no answer to the push check: host did not answer within '
       .. CHECK_TIMEOUT_MS
       .. ' ms',
   }, items)
