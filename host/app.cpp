@@ -14,9 +14,8 @@
 #include "host/neovim.h"
 #include "host/new_mail.h"
 #include "host/protocol.h"
-#include "host/push_check.h"
+#include "host/push_process.h"
 #include "host/push_status.h"
-#include "host/push_watcher.h"
 #include "host/status_report.h"
 #include "host/sync_runner.h"
 #include "rpc/session.h"
@@ -93,11 +92,11 @@ void App::start() {
       io_, SyncRunner::Options{config_.sync.command, config_.timings.sync_timeout,
                                config_.sync.lock_file, coordinator::sync_kill_grace});
   new_mail_ = std::make_unique<NewMailCounter>(config_.sync.command, mbsync::process_environment());
-  PushWatcher::Options push_options;
+  PushProcess::Options push_options;
+  push_options.program = PushProcess::default_program();
   push_options.command = config_.sync.command;
   push_options.push = config_.sync.push;
-  push_options.env = mbsync::process_environment();
-  PushWatcher::Hooks push_hooks;
+  PushProcess::Hooks push_hooks;
   push_hooks.mail_changed = [this] {
     if (coordinator_ && !stopping_) {
       coordinator_->mail_changed();
@@ -108,7 +107,7 @@ void App::start() {
   };
   push_hooks.log = [this](const std::string& message) { log_->info("{}", message); };
   push_ =
-      std::make_unique<PushWatcher>(io_, std::move(push_options), clock_, std::move(push_hooks));
+      std::make_unique<PushProcess>(io_, std::move(push_options), clock_, std::move(push_hooks));
   bind_handlers();
   signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
     if (!ec) {
@@ -177,11 +176,7 @@ void App::follow_role_with_push(Role role) {
 }
 
 void App::start_push_check(std::int64_t token) {
-  PushCheckOptions options;
-  options.command = config_.sync.command;
-  options.push = config_.sync.push;
-  options.env = mbsync::process_environment();
-  check_push(io_, std::move(options), [this, token](const nlohmann::json& result) {
+  push_->check([this, token](const nlohmann::json& result) {
     log_->info("push check: {}", result.value("message", ""));
     if (!stopping_) {
       neovim_->deliver(token, result);

@@ -38,7 +38,7 @@ namespace himalaya::host {
 class Neovim;
 class SyncRunner;
 class NewMailCounter;
-class PushWatcher;
+class PushProcess;
 struct SyncRun;
 enum class Level;
 
@@ -79,7 +79,7 @@ class App {
   std::unique_ptr<coordinator::Coordinator> coordinator_;
   std::unique_ptr<SyncRunner> runner_;
   std::unique_ptr<NewMailCounter> new_mail_;
-  std::unique_ptr<PushWatcher> push_;
+  std::unique_ptr<PushProcess> push_;
   std::string last_failure_shown_;            // SPEC §6: a repeated failure is shown once
   std::string role_shown_ = "Uncoordinated";  // the role the last RoleChanged announced
   bool stopping_ = false;

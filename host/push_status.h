@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "host/push_watcher.h"
+#include "host/push_state.h"
 
 namespace himalaya::host {
 

@@ -43,6 +43,14 @@ class Run : public std::enable_shared_from_this<Run> {
  public:
   Run(asio::io_context& io, std::function<void(ShellResult)> done)
       : io_(io), output_(io), exit_watch_(io), timer_(io), done_(std::move(done)) {}
+  // Only when the io_context goes away with the command still running: it is
+  // killed and reaped, never left behind.
+  ~Run() {
+    if (pid_ > 0 && !exited_) {
+      ::kill(-pid_, SIGKILL);
+      reap();
+    }
+  }
 
   void start(const std::string& command, std::chrono::milliseconds timeout) {
     int fds[2];

@@ -54,7 +54,8 @@ struct ChildError {
   if (::getppid() != parent) {
     ::_exit(127);  // the host died before the death signal was armed
   }
-  if (::dup2(null_fd, STDIN_FILENO) < 0 || ::dup2(request.output_fd, STDOUT_FILENO) < 0 ||
+  if (::dup2(request.input_fd >= 0 ? request.input_fd : null_fd, STDIN_FILENO) < 0 ||
+      ::dup2(request.output_fd, STDOUT_FILENO) < 0 ||
       ::dup2(request.error_fd >= 0 ? request.error_fd : request.output_fd, STDERR_FILENO) < 0) {
     child_fail(report_fd);
   }

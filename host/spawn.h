@@ -18,7 +18,7 @@
 // - It has execve()d already: spawn() waits on a close-on-exec pipe, so a
 //   failed exec (not found, not executable) is an error of spawn(), not a
 //   child that exits 127 later.
-// - stdin is /dev/null; stdout is `output_fd`, stderr `error_fd` (or
+// - stdin is `input_fd` or /dev/null; stdout is `output_fd`, stderr `error_fd` (or
 //   `output_fd` too); of the host's other
 //   descriptors only `inherit_fd` survives execve() (the sync lock, handed to
 //   the command like flock(1) does). All signals have their default action and
@@ -41,6 +41,7 @@ struct SpawnRequest {
   int output_fd = -1;             // becomes stdout, and stderr unless error_fd is set
   int inherit_fd = -1;            // kept open across execve(); -1 for none
   int error_fd = -1;              // becomes stderr; -1: the same as output_fd
+  int input_fd = -1;              // becomes stdin; -1: /dev/null
 };
 
 // Starts the command; returns its pid, or -1 with `error_number` set to the

@@ -1,14 +1,14 @@
-#include "host/push_watcher.h"
+#include "push/watcher.h"
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <utility>
 
-#include "host/push_credentials.h"
-#include "host/push_plan.h"
 #include "imap/client.h"
+#include "push/credentials.h"
+#include "push/plan.h"
 
-namespace himalaya::host {
+namespace himalaya::push {
 
 namespace asio = boost::asio;
 
@@ -37,20 +37,6 @@ struct PushWatcher::Link {
   }
 };
 
-const char* to_string(PushStatus::State state) {
-  switch (state) {
-    case PushStatus::State::connecting:
-      return "connecting";
-    case PushStatus::State::idling:
-      return "idling";
-    case PushStatus::State::reconnecting:
-      return "reconnecting";
-    case PushStatus::State::off:
-      break;
-  }
-  return "off";
-}
-
 PushWatcher::PushWatcher(asio::io_context& io, Options options,
                          std::shared_ptr<const coordinator::Clock> clock, Hooks hooks)
     : io_(io),
@@ -74,7 +60,7 @@ void PushWatcher::start() {
   guard_.reset();
   if (options_.push.mode == PushMode::off) {
     off_why_ = "sync.push.enabled is false";
-    return;
+    return changed();
   }
   PushPlan plan = plan_push(options_.command, options_.push, options_.env);
   for (const std::string& skipped : plan.skipped) {
@@ -84,7 +70,7 @@ void PushWatcher::start() {
     off_why_ = plan.problem;
     hooks_.log("push: off: " + plan.problem);
     warn("push is off: " + plan.problem);
-    return;
+    return changed();
   }
   hooks_.log("push: watching " + std::to_string(plan.targets.size()) + " mailbox(es) from " +
              plan.config_path);
@@ -102,6 +88,7 @@ void PushWatcher::start() {
   }
   clock_offset_ = clock_->boottime() - clock_->monotonic();
   watch_for_suspend();
+  changed();
 }
 
 void PushWatcher::stop(const std::string& why) {
@@ -117,6 +104,7 @@ void PushWatcher::stop(const std::string& why) {
     link->drop_client();
   }
   links_.clear();
+  changed();
 }
 
 void PushWatcher::connect(Link& link) {
@@ -140,6 +128,7 @@ void PushWatcher::connect(Link& link) {
   });
   link.client = imap::Client::create(io_, std::move(options), std::move(handlers));
   link.client->start();
+  changed();
 }
 
 void PushWatcher::on_event(Link& link, unsigned generation, const imap::Event& event) {
@@ -155,6 +144,7 @@ void PushWatcher::on_event(Link& link, unsigned generation, const imap::Event& e
       link.state = PushStatus::State::idling;
       link.idled_once = true;
       link.backoff.reset();
+      changed();
       break;
     case Kind::mailbox_changed:
       last_event_ = clock_->wall();
@@ -162,6 +152,7 @@ void PushWatcher::on_event(Link& link, unsigned generation, const imap::Event& e
       if (hooks_.mail_changed) {
         hooks_.mail_changed();
       }
+      changed();
       break;
     case Kind::no_idle:
       give_up(link, "the server " + link.target.server() + " does not offer IDLE");
@@ -190,6 +181,7 @@ void PushWatcher::on_closed(Link& link, unsigned generation, const std::string& 
       connect(link);
     }
   }));
+  changed();
 }
 
 void PushWatcher::give_up(Link& link, const std::string& why) {
@@ -199,6 +191,7 @@ void PushWatcher::give_up(Link& link, const std::string& why) {
   link.why = why;
   hooks_.log("push: off for " + link.name() + ": " + why);
   warn("push is off: " + why);
+  changed();
 }
 
 void PushWatcher::watch_for_suspend() {
@@ -229,6 +222,12 @@ void PushWatcher::warn(const std::string& message) {
   }
   if (hooks_.warn) {
     hooks_.warn(message);
+  }
+}
+
+void PushWatcher::changed() {
+  if (hooks_.status_changed) {
+    hooks_.status_changed();
   }
 }
 
@@ -272,4 +271,4 @@ PushStatus PushWatcher::status() const {
   return status;
 }
 
-}  // namespace himalaya::host
+}  // namespace himalaya::push

@@ -1,4 +1,4 @@
-#include "host/push_credentials.h"
+#include "push/credentials.h"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -7,8 +7,11 @@
 
 #include "host/shell_output.h"
 
-namespace himalaya::host {
+namespace himalaya::push {
 namespace {
+
+using host::run_shell;
+using host::ShellResult;
 
 // A PassCmd may wait for a pinentry the user has to answer.
 constexpr auto command_timeout = std::chrono::seconds(120);
@@ -67,4 +70,4 @@ void resolve_credentials(boost::asio::io_context& io, const PushTarget& target,
             });
 }
 
-}  // namespace himalaya::host
+}  // namespace himalaya::push

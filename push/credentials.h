@@ -10,14 +10,14 @@
 #include <functional>
 #include <string>
 
-#include "host/push_plan.h"
 #include "mbsync/secret.h"
+#include "push/plan.h"
 
 namespace boost::asio {
 class io_context;
 }
 
-namespace himalaya::host {
+namespace himalaya::push {
 
 struct Credentials {
   bool ok = false;
@@ -30,4 +30,4 @@ struct Credentials {
 void resolve_credentials(boost::asio::io_context& io, const PushTarget& target,
                          std::function<void(Credentials)> done);
 
-}  // namespace himalaya::host
+}  // namespace himalaya::push

@@ -4,7 +4,7 @@
 // suspend, gives up quietly ('auto') or with one warning (true) on a server
 // without IDLE, a refused login or an unusable configuration, and calls
 // nothing back after stop(). Every wait is run_until with a deadline.
-#include "host/push_watcher.h"
+#include "push/watcher.h"
 
 #include <gtest/gtest.h>
 
@@ -18,7 +18,7 @@
 #include "tests/support/imap_fake_server.h"
 #include "tests/support/run_loop.h"
 
-namespace himalaya::host {
+namespace himalaya::push {
 namespace {
 
 using imap::testing::FakeServer;
@@ -208,4 +208,4 @@ TEST_F(PushWatcherTest, PushOffNeverConnects) {
 }
 
 }  // namespace
-}  // namespace himalaya::host
+}  // namespace himalaya::push

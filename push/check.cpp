@@ -1,4 +1,4 @@
-#include "host/push_check.h"
+#include "push/check.h"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -6,11 +6,11 @@
 #include <memory>
 #include <utility>
 
-#include "host/push_credentials.h"
-#include "host/push_plan.h"
 #include "imap/client.h"
+#include "push/credentials.h"
+#include "push/plan.h"
 
-namespace himalaya::host {
+namespace himalaya::push {
 namespace {
 
 namespace asio = boost::asio;
@@ -134,4 +134,4 @@ void check_push(asio::io_context& io, PushCheckOptions options,
   std::make_shared<Check>(io, std::move(options), std::move(done))->start();
 }
 
-}  // namespace himalaya::host
+}  // namespace himalaya::push

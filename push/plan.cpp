@@ -1,4 +1,4 @@
-#include "host/push_plan.h"
+#include "push/plan.h"
 
 #include <algorithm>
 #include <cctype>
@@ -8,7 +8,7 @@
 #include "mbsync/locate.h"
 #include "mbsync/selection.h"
 
-namespace himalaya::host {
+namespace himalaya::push {
 namespace {
 
 bool is_mbsync(const std::vector<std::string>& argv) {
@@ -136,4 +136,4 @@ PushPlan plan_push(const std::vector<std::string>& command, const PushConfig& pu
   return plan;
 }
 
-}  // namespace himalaya::host
+}  // namespace himalaya::push

@@ -1,7 +1,7 @@
 // plan_from_config(): which accounts and mailboxes push watches for a sync
 // command, on configurations in the shapes people publish; and plan_push()
 // on a file that is missing.
-#include "host/push_plan.h"
+#include "push/plan.h"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 
 #include "mbsync/config.h"
 
-namespace himalaya::host {
+namespace himalaya::push {
 namespace {
 
 mbsync::Config parsed(const std::string& text) {
@@ -130,4 +130,4 @@ TEST(PushPlan, AMissingConfigurationIsAProblemNamingTheFile) {
 }
 
 }  // namespace
-}  // namespace himalaya::host
+}  // namespace himalaya::push

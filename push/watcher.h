@@ -40,22 +40,16 @@
 #include "coordinator/clock.h"
 #include "coordinator/guard.h"
 #include "host/config.h"
+#include "host/push_state.h"
 #include "imap/backoff.h"
 #include "imap/session.h"
 #include "mbsync/environment.h"
 
-namespace himalaya::host {
+namespace himalaya::push {
 
-struct PushStatus {
-  enum class State { off, connecting, idling, reconnecting };
-  State state = State::off;
-  std::string why;                     // when off
-  double retry_in = 0;                 // when reconnecting: seconds until the next attempt
-  std::vector<std::string> servers;    // "host:port", each once; empty when unknown
-  std::vector<std::string> mailboxes;  // each once
-  std::optional<double> last_event;    // wall clock of the last change the server reported
-};
-const char* to_string(PushStatus::State state);  // "off", "connecting", ...
+using host::PushConfig;
+using host::PushMode;
+using host::PushStatus;
 
 class PushWatcher {
  public:
@@ -74,6 +68,7 @@ class PushWatcher {
     std::function<void()> mail_changed;
     std::function<void(const std::string&)> warn;  // for the user: enabled = true only
     std::function<void(const std::string&)> log;   // for the host log
+    std::function<void()> status_changed;          // status() may read differently now
   };
 
   PushWatcher(boost::asio::io_context& io, Options options,
@@ -98,6 +93,7 @@ class PushWatcher {
   void give_up(Link& link, const std::string& why);
   void watch_for_suspend();
   void warn(const std::string& message);
+  void changed();
 
   boost::asio::io_context& io_;
   Options options_;
@@ -114,4 +110,4 @@ class PushWatcher {
   double clock_offset_ = 0;  // boottime - monotonic at the last look
 };
 
-}  // namespace himalaya::host
+}  // namespace himalaya::push

@@ -22,7 +22,10 @@
 #include "mbsync/environment.h"
 #include "mbsync/secret.h"
 
-namespace himalaya::host {
+namespace himalaya::push {
+
+using host::PushConfig;
+using host::PushMode;
 
 // One IDLE connection: an account and one of its mailboxes.
 struct PushTarget {
@@ -54,4 +57,4 @@ PushPlan plan_from_config(const mbsync::Config& config, const std::vector<std::s
 PushPlan plan_push(const std::vector<std::string>& command, const PushConfig& push,
                    const mbsync::Environment& env);
 
-}  // namespace himalaya::host
+}  // namespace himalaya::push

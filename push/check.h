@@ -27,7 +27,10 @@ namespace boost::asio {
 class io_context;
 }
 
-namespace himalaya::host {
+namespace himalaya::push {
+
+using host::PushConfig;
+using host::PushMode;
 
 struct PushCheckOptions {
   std::vector<std::string> command;
@@ -40,4 +43,4 @@ struct PushCheckOptions {
 void check_push(boost::asio::io_context& io, PushCheckOptions options,
                 std::function<void(nlohmann::json)> done);
 
-}  // namespace himalaya::host
+}  // namespace himalaya::push
