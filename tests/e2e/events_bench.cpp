@@ -8,6 +8,7 @@
 //      wall clock. The delay so includes the write itself.
 //   2. statusline(): the cost per call, as lualine calls it.
 // Usage: events-bench [syncs=20]
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
