@@ -108,7 +108,9 @@ void PushProcess::on_line(const std::string& line) {
     hooks_.log("push: the watcher said something unexpected");
     return;
   }
-  const auto& [key, value] = *message.items().begin();
+  const auto first = message.begin();
+  const std::string key = first.key();
+  const json& value = first.value();
   if (key == "changed") {
     if (hooks_.mail_changed) {
       hooks_.mail_changed();
