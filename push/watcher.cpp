@@ -25,7 +25,6 @@ struct PushWatcher::Link {
   std::string why;  // when off
   std::chrono::steady_clock::time_point retry_at;
   unsigned generation = 0;  // of `client`: handlers of older clients are ignored
-  bool idled_once = false;
 
   std::string name() const { return target.mailbox + " on " + target.server(); }
   void drop_client() {
@@ -142,7 +141,6 @@ void PushWatcher::on_event(Link& link, unsigned generation, const imap::Event& e
         hooks_.log("push: idling on " + link.name());
       }
       link.state = PushStatus::State::idling;
-      link.idled_once = true;
       link.backoff.reset();
       changed();
       break;
