@@ -4,15 +4,15 @@
 //
 // What it promises:
 // - It never blocks the io_context: a PassCmd that waits for a pinentry must
-//   not stop the host's heartbeats. The output is read and the exit watched
-//   on the io_context; the command is killed (its whole process group) when
-//   it runs past `timeout`.
+//   not stop the host's heartbeats. It runs as a LineChild (line_child.h):
+//   the output is read and the exit awaited on the io_context; the command is
+//   killed (its whole process group) when it runs past `timeout`.
 // - Only stdout is read, and only its first line is kept (without the line
 //   end), as mbsync does. stderr goes to /dev/null: it is never logged,
 //   because what a password manager prints there is not ours to keep.
 // - The line is handed to the callback and to nobody else: an error message
 //   never contains any of the output.
-// - The command gets the host's environment, stdin on /dev/null, its own
+// - The command gets the host's environment, an empty stdin, its own
 //   process group, and SIGTERM if the host dies (host/spawn.h).
 #pragma once
 
