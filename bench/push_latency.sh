@@ -14,7 +14,8 @@
 #   the one before. Prints median and p99 (nearest rank) for each run.
 # Usage: bench/push_latency.sh      (as root, for Dovecot; needs a build in
 #                                     BUILD_DIR, default ./build, or builds one)
-# Environment: DELIVERIES (50), GAP_MIN (2.5), GAP_MAX (3.5), SEED (1).
+# Environment: DELIVERIES (50), GAP_MIN (2.5), GAP_MAX (3.5), SEED (1),
+#   ONLY=push-on or ONLY=push-off to run one of the two (no summary then).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$root/build}
@@ -35,7 +36,7 @@ cleanup() {
   for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null; done
   for i in $(seq 60); do  # each host exits when its Neovim's channel closes
     left=""
-    for p in $(pgrep -x 'himalaya-coord|mbsync'); do
+    for p in $(pgrep -x himalaya-coord) $(pgrep -x mbsync); do
       grep -qzx "HIMALAYA_BENCH=$work" "/proc/$p/environ" 2>/dev/null && left+="$p "
     done
     [ -z "$left" ] && break
@@ -144,6 +145,7 @@ LUA
     HIMALAYA_BENCH="$work" nvim --headless -n -i NONE -u "$work/init.lua" \
       --listen "$work/nvim$i.sock" </dev/null >/dev/null 2>"$work/nvim$i.err" &
     pids+=($!)
+    disown
   done
   for i in 1 2 3; do
     for _ in $(seq 100); do [ -S "$work/nvim$i.sock" ] && break; sleep 0.05; done
@@ -167,7 +169,6 @@ LUA
   python3 "$work/measure.py" "$mail/mail/alice" "$mail/Mail/INBOX" "$deliveries" \
     "$gap_min" "$gap_max" "$seed" "$name" >"$work/$name.txt"
   for i in "${pids[@]}"; do kill -9 "$i" 2>/dev/null || true; done
-  for i in "${pids[@]}"; do wait "$i" 2>/dev/null || true; done
   pids=()
   summary "$name"
 }
@@ -189,6 +190,10 @@ summary() {
     }'
 }
 
+case ${ONLY:-} in
+  push-on) run push-on true 900; exit 0 ;;
+  push-off) run push-off false 2; exit 0 ;;
+esac
 run push-on true 900
 run push-off false 2
 

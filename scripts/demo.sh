@@ -62,7 +62,7 @@ cleanup() {
 }
 demo_processes() {  # pids of the hosts and mbsyncs that the demo's Neovims started
   local p
-  for p in $(pgrep -x 'himalaya-coord|mbsync'); do
+  for p in $(pgrep -x himalaya-coord) $(pgrep -x mbsync); do
     grep -qzx "HIMALAYA_DEMO=$demo" "/proc/$p/environ" 2>/dev/null && printf '%s ' "$p"
   done
   return 0
