@@ -20,6 +20,9 @@ inline constexpr const char* vim_leave_pre = "vim_leave_pre";
 inline constexpr const char* vim_suspend = "vim_suspend";
 inline constexpr const char* vim_resume = "vim_resume";
 inline constexpr const char* focus_gained = "focus_gained";
+// [token]: one login to the first account, an IDLE check, then lua_fn::deliver
+// (SPEC §10; the result's keys are those of the push contract).
+inline constexpr const char* push_check = "push_check";
 }  // namespace method
 
 // The Lua functions the host calls with nvim_exec_lua, in
@@ -65,6 +68,7 @@ inline constexpr ProtocolName protocol_names[] = {
     {"method", "vim_suspend", method::vim_suspend},
     {"method", "vim_resume", method::vim_resume},
     {"method", "focus_gained", method::focus_gained},
+    {"method", "push_check", method::push_check},
     {"lua_fn", "host_ready", lua_fn::host_ready},
     {"lua_fn", "deliver", lua_fn::deliver},
     {"lua_fn", "notify", lua_fn::notify},

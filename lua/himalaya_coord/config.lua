@@ -36,6 +36,16 @@ local schema = {
           { key = 'sync_cooldown', kind = 'seconds', default = 300 },
         },
       },
+      {
+        key = 'push',
+        kind = 'table',
+        fields = {
+          { key = 'enabled', kind = 'auto_or_boolean', default = 'auto' },
+          { key = 'mbsyncrc', kind = 'path?' },
+          { key = 'mailboxes', kind = 'names', default = { 'INBOX' } },
+          { key = 'min_gap', kind = 'seconds', default = 2, zero_ok = true },
+        },
+      },
     },
   },
 }
@@ -92,9 +102,40 @@ local function is_list(value)
   return true
 end
 
+-- A non-empty list of distinct, non-empty strings (sync.push.mailboxes). Returns a problem or nil.
+local function check_names(value)
+  if type(value) ~= 'table' or not is_list(value) then
+    return "expected a list of mailbox names such as { 'INBOX' }, got " .. type(value)
+  end
+  if #value == 0 then
+    return 'must not be empty: give at least one mailbox'
+  end
+  local seen = {}
+  for i, name in ipairs(value) do
+    if type(name) ~= 'string' then
+      return 'element ' .. i .. ' must be a string, got ' .. type(name)
+    end
+    if name == '' then
+      return 'element ' .. i .. ' is empty'
+    end
+    if seen[name] then
+      return string.format('element %d repeats %q', i, name)
+    end
+    seen[name] = true
+  end
+  return nil
+end
+
 local function check_value(field, value)
   local kind = field.kind
-  if kind == 'boolean' then
+  if kind == 'auto_or_boolean' then
+    if value ~= 'auto' and type(value) ~= 'boolean' then
+      local shown = type(value) == 'string' and string.format('%q', value) or type(value)
+      return "expected 'auto', true or false, got " .. shown
+    end
+  elseif kind == 'names' then
+    return check_names(value)
+  elseif kind == 'boolean' then
     if type(value) ~= 'boolean' then
       return 'expected a boolean, got ' .. type(value)
     end
@@ -268,7 +309,24 @@ function M.validate(opts)
   out.log_file = out.log_file and M.expand_path(out.log_file) or M.default_log_file()
   out.sync.lock_file = out.sync.lock_file and M.expand_path(out.sync.lock_file)
     or M.default_lock_file()
+  local push = out.sync.push
+  push.mbsyncrc = push.mbsyncrc and M.expand_path(push.mbsyncrc)
   return out
+end
+
+-- What the host receives as --config (host/config.cpp reads it): the resolved options without
+-- `binary`, and the facts of this Neovim. A nil option (sync.push.mbsyncrc) is an absent key.
+function M.host_json(resolved, instance_id)
+  local v = vim.version()
+  return {
+    instance_id = instance_id,
+    nvim_pid = vim.fn.getpid(),
+    nvim_version = string.format('%d.%d.%d', v.major, v.minor, v.patch),
+    debug = resolved.debug,
+    state_file = resolved.state_file,
+    log_file = resolved.log_file,
+    sync = vim.deepcopy(resolved.sync),
+  }
 end
 
 -- The plugin's root directory: three levels up from lua/himalaya_coord/config.lua.

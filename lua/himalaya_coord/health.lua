@@ -18,6 +18,8 @@ local ok = h.ok or h.report_ok
 local warn = h.warn or h.report_warn
 local fail = h.error or h.report_error
 local info = h.info or h.report_info
+-- The same functions for the sections that live in their own modules (health_push.lua).
+local reporters = { start = start, ok = ok, warn = warn, fail = fail, info = info }
 
 local VERSION_TIMEOUT_MS = 2000
 local REQUEST_TIMEOUT_MS = 1000
@@ -375,6 +377,7 @@ local function check_command(cfg)
   })
 end
 
+-- Returns the host's status table, or nil when it gave none.
 local function check_coordination(cfg, answering)
   start('himalaya-coord: coordination')
   local hc = require('himalaya_coord')
@@ -403,14 +406,14 @@ local function check_coordination(cfg, answering)
     ok(string.format('this instance (%s): %s', id, role))
   end
   if not enabled then
-    return
+    return status
   end
   local primary = status.primary
   if type(primary) ~= 'table' then
     warn('there is no primary coordinator', {
       'Another instance takes the role within takeover_threshold; if none does, see the log file.',
     })
-    return
+    return status
   end
   local heartbeat = '?'
   if type(primary.heartbeat_age) == 'number' then
@@ -428,6 +431,7 @@ local function check_coordination(cfg, answering)
   else
     ok(text)
   end
+  return status
 end
 
 function M.check()
@@ -438,7 +442,8 @@ function M.check()
   check_state_file(cfg.state_file)
   check_lock_file(cfg.sync.lock_file)
   check_command(cfg)
-  check_coordination(cfg, answering)
+  local status = check_coordination(cfg, answering)
+  require('himalaya_coord.health_push').check(cfg, answering, status, reporters)
 end
 
 return M

@@ -81,24 +81,6 @@ local function neovim_exiting()
   return state.exiting or vim.v.exiting ~= vim.NIL
 end
 
-local function version_string()
-  local v = vim.version()
-  return string.format('%d.%d.%d', v.major, v.minor, v.patch)
-end
-
--- What the host receives as --config (the host's own parser lists the keys it reads).
-local function host_config(resolved)
-  return {
-    instance_id = instance_id,
-    nvim_pid = vim.fn.getpid(),
-    nvim_version = version_string(),
-    debug = resolved.debug,
-    state_file = resolved.state_file,
-    log_file = resolved.log_file,
-    sync = vim.deepcopy(resolved.sync),
-  }
-end
-
 local function remember_stderr(data)
   local lines = state.stderr
   state.stderr_partial = state.stderr_partial .. (data[1] or '')
@@ -214,7 +196,7 @@ start_host = function(resolved)
   state.stderr_partial = ''
   state.ready = false
   state.host_version = nil
-  local argv = { binary, '--config', vim.fn.json_encode(host_config(resolved)) }
+  local argv = { binary, '--config', vim.fn.json_encode(config.host_json(resolved, instance_id)) }
   local ok, job = pcall(vim.fn.jobstart, argv, {
     rpc = true,
     -- Its own session: Neovim's exit does not wait for the host (which hands
@@ -305,15 +287,14 @@ local function request(name, timeout_ms)
   end)
 end
 
--- The host's status as a table: { lines = {...}, instance = {...}, primary = {...} or nil,
--- last_sync = {...} or nil, cooldown_remaining = N, ... }; or nil and a message.
-function M.status(timeout_ms)
-  local value, err = request(method.status, timeout_ms)
+-- request() for an answer that is a table: its nil (vim.NIL) fields are dropped.
+local function request_table(name, timeout_ms)
+  local value, err = request(name, timeout_ms)
   if value == nil then
     return nil, err
   end
   if type(value) ~= 'table' then
-    return nil, 'host sent an unexpected status reply'
+    return nil, 'host sent an unexpected ' .. name .. ' reply'
   end
   for key, field in pairs(value) do
     if field == vim.NIL then
@@ -321,6 +302,12 @@ function M.status(timeout_ms)
     end
   end
   return value
+end
+
+-- The host's status as a table: { lines = {...}, instance = {...}, primary = {...} or nil,
+-- last_sync = {...} or nil, cooldown_remaining = N, ... }; or nil and a message.
+function M.status(timeout_ms)
+  return request_table(method.status, timeout_ms)
 end
 
 -- The status report (SPEC §4) as lines; a short report naming the problem if the host fails.
@@ -461,6 +448,13 @@ function M._ping(timeout_ms)
     return nil, err
   end
   return (uv.hrtime() - started) / 1e6
+end
+
+-- The host's push check (SPEC §10): it logs in once to the first account of the mbsync
+-- configuration and checks IDLE. Returns its result table (nil fields dropped), or nil and a
+-- message. Takes up to the host's connect time-out, so :checkhealth gives a long deadline.
+function M._push_check(timeout_ms)
+  return request_table(method.push_check, timeout_ms)
 end
 
 -- A snapshot of the life-cycle state, for :checkhealth and tests.

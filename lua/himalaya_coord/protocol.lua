@@ -17,6 +17,7 @@ return {
     vim_suspend = 'vim_suspend',
     vim_resume = 'vim_resume',
     focus_gained = 'focus_gained',
+    push_check = 'push_check', -- [token]: one login and IDLE check, then lua_fn.deliver
   },
   -- Functions of require('himalaya_coord') that the host calls with nvim_exec_lua.
   lua_fn = {

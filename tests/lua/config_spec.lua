@@ -25,7 +25,7 @@ local function with_env(vars, fn)
   end
 end
 
-H.test('defaults are exactly SPEC §3', function()
+H.test('defaults are exactly SPEC §3 and §10', function()
   local defaults = config.defaults()
   H.eq({
     debug = false,
@@ -41,6 +41,7 @@ H.test('defaults are exactly SPEC §3', function()
         takeover_threshold = 60,
         sync_cooldown = 300,
       },
+      push = { enabled = 'auto', mailboxes = { 'INBOX' }, min_gap = 2 },
     },
   }, defaults)
 end)
@@ -268,6 +269,125 @@ end)
 H.test('the first problem is reported, unknown keys first', function()
   H.eq('bogus: unknown option', err_of({ bogus = 1, debug = 'x' }))
   H.eq('debug: expected a boolean, got string', err_of({ debug = 'x', sync = { interval = -1 } }))
+end)
+
+H.test('sync.push: enabled is auto, true or false', function()
+  for _, value in ipairs({ 'auto', true, false }) do
+    local c = assert(config.validate({ sync = { push = { enabled = value } } }))
+    H.eq(value, c.sync.push.enabled)
+  end
+  H.eq(
+    "sync.push.enabled: expected 'auto', true or false, got \"yes\"",
+    err_of({ sync = { push = { enabled = 'yes' } } })
+  )
+  H.eq(
+    "sync.push.enabled: expected 'auto', true or false, got number",
+    err_of({ sync = { push = { enabled = 1 } } })
+  )
+  H.eq('sync.push: expected a table, got boolean', err_of({ sync = { push = true } }))
+  H.eq(
+    'sync.push.min_gapp: unknown option (did you mean min_gap?)',
+    err_of({ sync = { push = { min_gapp = 1 } } })
+  )
+end)
+
+H.test('sync.push.mailboxes: a non-empty list of distinct, non-empty strings', function()
+  local c = assert(config.validate({ sync = { push = { mailboxes = { 'INBOX', 'Work/Ops' } } } }))
+  H.eq({ 'INBOX', 'Work/Ops' }, c.sync.push.mailboxes)
+  local function mailboxes_err(value)
+    return err_of({ sync = { push = { mailboxes = value } } })
+  end
+  H.eq(
+    "sync.push.mailboxes: expected a list of mailbox names such as { 'INBOX' }, got string",
+    mailboxes_err('INBOX')
+  )
+  H.contains('sync.push.mailboxes: expected a list', mailboxes_err({ 'INBOX', [3] = 'Sent' }))
+  H.contains('sync.push.mailboxes: expected a list', mailboxes_err({ inbox = 'INBOX' }))
+  H.eq('sync.push.mailboxes: must not be empty: give at least one mailbox', mailboxes_err({}))
+  H.eq(
+    'sync.push.mailboxes: element 2 must be a string, got number',
+    mailboxes_err({ 'INBOX', 2 })
+  )
+  H.eq('sync.push.mailboxes: element 1 is empty', mailboxes_err({ '' }))
+  H.eq(
+    'sync.push.mailboxes: element 2 repeats "INBOX"',
+    mailboxes_err({ 'INBOX', 'INBOX' })
+  )
+end)
+
+H.test('sync.push.min_gap: zero or more seconds, fractional allowed', function()
+  H.eq(0, assert(config.validate({ sync = { push = { min_gap = 0 } } })).sync.push.min_gap)
+  H.eq(0.25, assert(config.validate({ sync = { push = { min_gap = 0.25 } } })).sync.push.min_gap)
+  H.eq(
+    'sync.push.min_gap: must be zero or a positive number of seconds, got -1',
+    err_of({ sync = { push = { min_gap = -1 } } })
+  )
+  H.eq(
+    'sync.push.min_gap: expected a number of seconds, got string',
+    err_of({ sync = { push = { min_gap = '2' } } })
+  )
+  H.eq(
+    'sync.push.min_gap: must be a finite number of seconds',
+    err_of({ sync = { push = { min_gap = 0 / 0 } } })
+  )
+end)
+
+H.test('sync.push.mbsyncrc: a path, ~ expanded and made absolute', function()
+  with_env({ HOME = '/home/tester' }, function()
+    local function resolved(path)
+      return assert(config.validate({ sync = { push = { mbsyncrc = path } } })).sync.push.mbsyncrc
+    end
+    H.eq('/home/tester/.mbsyncrc', resolved('~/.mbsyncrc'))
+    H.eq('/etc/isyncrc', resolved('/etc/isyncrc'))
+    H.eq(vim.fn.getcwd() .. '/mail/mbsyncrc', resolved('mail/mbsyncrc'))
+    H.eq(nil, assert(config.validate({})).sync.push.mbsyncrc)
+  end)
+  H.eq('sync.push.mbsyncrc: must not be empty', err_of({ sync = { push = { mbsyncrc = '' } } }))
+  H.eq(
+    'sync.push.mbsyncrc: expected a string, got boolean',
+    err_of({ sync = { push = { mbsyncrc = true } } })
+  )
+end)
+
+-- The --config payload as the host reads it: JSON text, decoded.
+local function host_payload(opts)
+  local text = vim.fn.json_encode(config.host_json(assert(config.validate(opts)), 'nvim_1_2'))
+  return vim.fn.json_decode(text), text
+end
+
+H.test('host JSON: sync.push as the push contract has it, mbsyncrc absent when nil', function()
+  local payload, text = host_payload({})
+  H.eq({ enabled = 'auto', mailboxes = { 'INBOX' }, min_gap = 2 }, payload.sync.push)
+  H.contains('"mailboxes":["INBOX"]', (text:gsub('%s', '')), 'a JSON array')
+  H.truthy(not text:find('mbsyncrc', 1, true), 'no mbsyncrc key in ' .. text)
+  payload = host_payload({
+    sync = {
+      push = { enabled = false, mbsyncrc = '/m/rc', mailboxes = { 'A', 'B' }, min_gap = 0.5 },
+    },
+  })
+  H.eq(
+    { enabled = false, mbsyncrc = '/m/rc', mailboxes = { 'A', 'B' }, min_gap = 0.5 },
+    payload.sync.push
+  )
+  H.eq(true, host_payload({ sync = { push = { enabled = true } } }).sync.push.enabled)
+end)
+
+H.test('host JSON: the instance facts and the resolved options, without binary', function()
+  local payload = host_payload({ binary = '/opt/hc', sync = { interval = 60 } })
+  H.eq('nvim_1_2', payload.instance_id)
+  H.eq(vim.fn.getpid(), payload.nvim_pid)
+  local v = vim.version()
+  H.eq(string.format('%d.%d.%d', v.major, v.minor, v.patch), payload.nvim_version)
+  H.eq(nil, payload.binary)
+  H.eq(60, payload.sync.interval)
+  H.eq(
+    { 'debug', 'instance_id', 'log_file', 'nvim_pid', 'nvim_version', 'state_file', 'sync' },
+    (function()
+      local keys = vim.tbl_keys(payload)
+      table.sort(keys)
+      return keys
+    end)()
+  )
 end)
 
 H.test('plugin_root is the repository root', function()

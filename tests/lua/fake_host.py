@@ -13,6 +13,12 @@ nvim and python3. FAKE_HOST_MODE selects the behaviour:
           as normal, but the primary is only in the report's lines, not in the status facts
 
 FAKE_HOST_RECORD, if set, is a file to which each start appends its --config JSON (one line).
+
+FAKE_HOST_PUSH, if set, is a JSON file read at each `status` and `push_check`, so that a test can
+change it while the host runs: {"status": <the status's `push` facts>, "check": <the result of
+push_check, or null for no answer at all>}. A key left out, or no file, gives the defaults
+below: idling on 127.0.0.1:993, and a check that logged in as alice and found IDLE.
+FAKE_HOST_PUSH_LOG, if set, is a file to which each push_check appends a line.
 """
 
 import json
@@ -210,6 +216,23 @@ class Host:
                 self.send([1, message[1], [0, 'fake host: no requests'], None])
 
 
+DEFAULT_PUSH_STATUS = {'state': 'idling', 'server': '127.0.0.1:993', 'mailboxes': ['INBOX'],
+                       'last_event_age': 3.0}
+
+
+def push_facts(cfg):
+    """The push facts of FAKE_HOST_PUSH: (status `push` table, push_check result or None)."""
+    check = {'enabled': cfg['sync']['push']['enabled'], 'ok': True, 'idle': True,
+             'server': '127.0.0.1:993', 'user': 'alice', 'mailbox': 'INBOX',
+             'config': '/home/alice/.mbsyncrc', 'message': 'logged in; INBOX offers IDLE'}
+    facts = {}
+    path = os.environ.get('FAKE_HOST_PUSH')
+    if path and os.path.exists(path):
+        with open(path, encoding='utf-8') as f:
+            facts = json.load(f)
+    return facts.get('status', DEFAULT_PUSH_STATUS), facts.get('check', check)
+
+
 def main():
     if sys.argv[1:] == ['--version']:
         print('himalaya-coord 0.0.1-fake')
@@ -251,6 +274,7 @@ def main():
                             'heartbeat_age': 5.5, 'active': True},
                 'last_sync': None,
                 'cooldown_remaining': 0,
+                'push': push_facts(cfg)[0],
             }
             if mode == 'stale':
                 value['primary'] = {'instance_id': 'nvim_1_1', 'pid': 1, 'heartbeat_age': 75.0,
@@ -261,6 +285,14 @@ def main():
                                    '  PID: 1', '  Last Heartbeat: 5 seconds ago',
                                    '  Status: Active']
             host.lua(lua_call('deliver'), params[0], value)
+        elif method == METHOD['push_check']:
+            log = os.environ.get('FAKE_HOST_PUSH_LOG')
+            if log:
+                with open(log, 'a') as f:
+                    f.write('push_check\n')
+            result = push_facts(cfg)[1]
+            if result is not None:
+                host.lua(lua_call('deliver'), params[0], result)
         elif method == METHOD['ping']:
             host.lua(lua_call('deliver'), params[0], 'pong')
         elif method == METHOD['sync_now']:

@@ -11,12 +11,18 @@ if not binary or binary == '' then
   binary = H.root .. '/build/himalaya-coord'
 end
 
+-- An empty mbsync configuration: push finds no account, and never reaches for the real
+-- ~/.mbsyncrc (or its server) of whoever runs the tests.
+local mbsyncrc = vim.fn.tempname()
+vim.fn.writefile({}, mbsyncrc)
+
 local opts = {
   binary = binary,
   sync = {
     command = { 'true' },
     startup_delay = 0.05,
     coordination = { heartbeat_interval = 0.1, takeover_threshold = 0.5, sync_cooldown = 0.2 },
+    push = { mbsyncrc = mbsyncrc },
   },
 }
 

@@ -54,12 +54,13 @@ run events -u NONE --cmd "set rtp^=$root" -c "luafile $here/events_spec.lua"
 
 if command -v python3 >/dev/null 2>&1; then
   run host -u NONE --cmd "set rtp^=$root" -c "luafile $here/host_spec.lua"
+  run health-push -u NONE --cmd "set rtp^=$root" -c "luafile $here/health_push_spec.lua"
   HIMALAYA_TEST_SETUP=1 run plugin+setup -u "$here/plugin_init.lua" -c "luafile $here/plugin_spec.lua"
   HIMALAYA_TEST_DISABLE=1 run plugin+disable -u "$here/plugin_init.lua" -c "luafile $here/plugin_spec.lua"
   run plugin -u "$here/plugin_init.lua" -c "luafile $here/plugin_spec.lua"
 else
   echo "skip  host and plugin specs: python3 not found (needed for tests/lua/fake_host.py)"
-  skipped=4
+  skipped=5
 fi
 
 binary=${HIMALAYA_COORD_BINARY:-$root/build/himalaya-coord}
