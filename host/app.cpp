@@ -14,6 +14,9 @@
 #include "host/neovim.h"
 #include "host/new_mail.h"
 #include "host/protocol.h"
+#include "host/push_check.h"
+#include "host/push_status.h"
+#include "host/push_watcher.h"
 #include "host/status_report.h"
 #include "host/sync_runner.h"
 #include "rpc/session.h"
@@ -90,6 +93,22 @@ void App::start() {
       io_, SyncRunner::Options{config_.sync.command, config_.timings.sync_timeout,
                                config_.sync.lock_file, coordinator::sync_kill_grace});
   new_mail_ = std::make_unique<NewMailCounter>(config_.sync.command, mbsync::process_environment());
+  PushWatcher::Options push_options;
+  push_options.command = config_.sync.command;
+  push_options.push = config_.sync.push;
+  push_options.env = mbsync::process_environment();
+  PushWatcher::Hooks push_hooks;
+  push_hooks.mail_changed = [this] {
+    if (coordinator_ && !stopping_) {
+      coordinator_->mail_changed();
+    }
+  };
+  push_hooks.warn = [this](const std::string& message) {
+    neovim_->notify_user("himalaya-coord: " + message, Level::warn);
+  };
+  push_hooks.log = [this](const std::string& message) { log_->info("{}", message); };
+  push_ =
+      std::make_unique<PushWatcher>(io_, std::move(push_options), clock_, std::move(push_hooks));
   bind_handlers();
   signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
     if (!ec) {
@@ -121,6 +140,7 @@ void App::start_coordinator() {
   events.role_changed = [this](Role before, Role after) {
     tell(Level::info, std::string("role: ") + role_label(before) + " -> " + role_label(after));
     announce_role(after);
+    follow_role_with_push(after);
   };
   events.sync_event = [this](const coordinator::SyncEvent& e) {
     fire_event(event_name(e), event_data(e));
@@ -142,6 +162,31 @@ void App::start_coordinator() {
     neovim_->send_sync_state(sync_state(coordinator_->status()));
   }
   announce_role(coordinator_->role());
+  follow_role_with_push(coordinator_->role());
+}
+
+void App::follow_role_with_push(Role role) {
+  if (stopping_) {
+    return;
+  }
+  if (role == Role::primary) {
+    push_->start();
+  } else {
+    push_->stop("not the primary");
+  }
+}
+
+void App::start_push_check(std::int64_t token) {
+  PushCheckOptions options;
+  options.command = config_.sync.command;
+  options.push = config_.sync.push;
+  options.env = mbsync::process_environment();
+  check_push(io_, std::move(options), [this, token](const nlohmann::json& result) {
+    log_->info("push check: {}", result.value("message", ""));
+    if (!stopping_) {
+      neovim_->deliver(token, result);
+    }
+  });
 }
 
 void App::announce_role(Role role) {
@@ -194,6 +239,13 @@ void App::bind_handlers() {
     log_->info("Neovim resumed: contending again");
     if (coordinator_) {
       coordinator_->resume();
+    }
+  });
+  session_->on_notification(method::push_check, [this](const msgpack::object& params) {
+    if (auto token = token_of(params)) {
+      start_push_check(*token);
+    } else {
+      log_->warn("push_check: expected [token]");
     }
   });
   session_->on_notification(method::focus_gained,
@@ -290,7 +342,14 @@ nlohmann::json App::status_value() const {
     return status_json_before_start(config_.instance_id, config_.nvim_pid);
   }
   coordinator::Status status = coordinator_->status();
-  return status_json(status, clock_->wall());
+  const double now = clock_->wall();
+  nlohmann::json value = status_json(status, now);
+  const PushStatus push = push_->status();
+  for (const std::string& line : render_push(push, now)) {
+    value["lines"].push_back(line);
+  }
+  value["push"] = push_json(push, now);
+  return value;
 }
 
 void App::shutdown(const std::string& why) {
@@ -311,6 +370,9 @@ void App::shutdown(const std::string& why) {
 }
 
 void App::finish_shutdown() {
+  if (push_) {
+    push_->stop("the host is leaving");
+  }
   if (coordinator_) {
     coordinator_->stop();  // hands the primary role over at once
   }

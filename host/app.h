@@ -12,6 +12,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <cstdint>
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
@@ -37,6 +38,7 @@ namespace himalaya::host {
 class Neovim;
 class SyncRunner;
 class NewMailCounter;
+class PushWatcher;
 struct SyncRun;
 enum class Level;
 
@@ -58,6 +60,9 @@ class App {
   void report_failure(const std::string& message);
   // SPEC §9: User HimalayaRoleChanged when this instance's role label changes.
   void announce_role(coordinator::Role role);
+  // SPEC §10: only the primary holds the IDLE connections.
+  void follow_role_with_push(coordinator::Role role);
+  void start_push_check(std::int64_t token);
   void fire_event(const char* name, const nlohmann::json& data);
   void tell(Level level, const std::string& message);  // log, and show it in debug mode
   void shutdown(const std::string& why);
@@ -74,6 +79,7 @@ class App {
   std::unique_ptr<coordinator::Coordinator> coordinator_;
   std::unique_ptr<SyncRunner> runner_;
   std::unique_ptr<NewMailCounter> new_mail_;
+  std::unique_ptr<PushWatcher> push_;
   std::string last_failure_shown_;            // SPEC §6: a repeated failure is shown once
   std::string role_shown_ = "Uncoordinated";  // the role the last RoleChanged announced
   bool stopping_ = false;

@@ -73,6 +73,36 @@ const json& read_object(const json& object, const std::string& prefix, const cha
   return *v;
 }
 
+void read_push(const json& sync, HostConfig& config) {
+  const json& push = read_object(sync, "sync", "push");
+  PushConfig& p = config.sync.push;
+  if (const json* v = find(push, "enabled")) {
+    if (v->is_boolean()) {
+      p.mode = v->get<bool>() ? PushMode::on : PushMode::off;
+    } else if (v->is_string() && v->get<std::string>() == "auto") {
+      p.mode = PushMode::automatic;
+    } else {
+      throw ConfigError("sync.push.enabled: expected 'auto', true or false");
+    }
+  }
+  std::filesystem::path rc;
+  read_path(push, "sync.push", "mbsyncrc", rc);
+  p.mbsyncrc = rc.string();
+  if (const json* v = find(push, "mailboxes")) {
+    if (!v->is_array() || v->empty()) {
+      throw ConfigError("sync.push.mailboxes: expected a non-empty list of mailbox names");
+    }
+    p.mailboxes.clear();
+    for (const json& box : *v) {
+      if (!box.is_string() || box.get<std::string>().empty()) {
+        throw ConfigError("sync.push.mailboxes: expected a non-empty list of mailbox names");
+      }
+      p.mailboxes.push_back(box.get<std::string>());
+    }
+  }
+  read_duration(push, "sync.push", "min_gap", config.timings.push_min_gap, /*allow_zero=*/true);
+}
+
 HostConfig parse(const json& root) {
   if (!root.is_object()) {
     throw ConfigError("config: expected a JSON object");
@@ -135,10 +165,23 @@ HostConfig parse(const json& root) {
         "sync.coordination.heartbeat_interval: must be less than "
         "sync.coordination.takeover_threshold");
   }
+  read_push(sync, config);
   return config;
 }
 
 }  // namespace
+
+const char* to_string(PushMode mode) {
+  switch (mode) {
+    case PushMode::on:
+      return "true";
+    case PushMode::off:
+      return "false";
+    case PushMode::automatic:
+      break;
+  }
+  return "auto";
+}
 
 ConfigResult parse_config(std::string_view json_text) {
   ConfigResult result;

@@ -21,11 +21,22 @@ struct CoordinationConfig {
   bool enabled = true;
 };
 
+// sync.push (SPEC §10); its min_gap is Timings::push_min_gap.
+enum class PushMode { automatic, on, off };  // enabled = 'auto', true, false
+const char* to_string(PushMode mode);        // "auto", "true", "false"
+
+struct PushConfig {
+  PushMode mode = PushMode::automatic;
+  std::string mbsyncrc;  // absolute; "" when not configured
+  std::vector<std::string> mailboxes{"INBOX"};
+};
+
 struct SyncConfig {
   bool auto_sync = true;
   std::vector<std::string> command{"mbsync", "-a"};
   std::filesystem::path lock_file;
   CoordinationConfig coordination;
+  PushConfig push;
 };
 
 struct HostConfig {
@@ -36,8 +47,8 @@ struct HostConfig {
   std::filesystem::path state_file;
   std::filesystem::path log_file;
   SyncConfig sync;
-  // sync.interval, sync.startup_delay, sync.timeout and the durations of
-  // sync.coordination.
+  // sync.interval, sync.startup_delay, sync.timeout, sync.push.min_gap and
+  // the durations of sync.coordination.
   coordinator::Timings timings;
 };
 

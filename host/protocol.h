@@ -20,9 +20,7 @@ inline constexpr const char* vim_leave_pre = "vim_leave_pre";
 inline constexpr const char* vim_suspend = "vim_suspend";
 inline constexpr const char* vim_resume = "vim_resume";
 inline constexpr const char* focus_gained = "focus_gained";
-// [token]: one login to the first account, an IDLE check, then lua_fn::deliver
-// (SPEC §10; the result's keys are those of the push contract).
-inline constexpr const char* push_check = "push_check";
+inline constexpr const char* push_check = "push_check";  // [token]
 }  // namespace method
 
 // The Lua functions the host calls with nvim_exec_lua, in

@@ -55,7 +55,7 @@ struct ChildError {
     ::_exit(127);  // the host died before the death signal was armed
   }
   if (::dup2(null_fd, STDIN_FILENO) < 0 || ::dup2(request.output_fd, STDOUT_FILENO) < 0 ||
-      ::dup2(request.output_fd, STDERR_FILENO) < 0) {
+      ::dup2(request.error_fd >= 0 ? request.error_fd : request.output_fd, STDERR_FILENO) < 0) {
     child_fail(report_fd);
   }
   // Whatever descriptor the rest of the host opened without O_CLOEXEC must

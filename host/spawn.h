@@ -18,7 +18,8 @@
 // - It has execve()d already: spawn() waits on a close-on-exec pipe, so a
 //   failed exec (not found, not executable) is an error of spawn(), not a
 //   child that exits 127 later.
-// - stdin is /dev/null; stdout and stderr are `output_fd`; of the host's other
+// - stdin is /dev/null; stdout is `output_fd`, stderr `error_fd` (or
+//   `output_fd` too); of the host's other
 //   descriptors only `inherit_fd` survives execve() (the sync lock, handed to
 //   the command like flock(1) does). All signals have their default action and
 //   none is blocked.
@@ -37,8 +38,9 @@ namespace himalaya::host {
 struct SpawnRequest {
   std::string program;            // a path, as resolve_program() gives it
   std::vector<std::string> argv;  // argv[0] first; the program is not looked up again
-  int output_fd = -1;             // becomes stdout and stderr
+  int output_fd = -1;             // becomes stdout, and stderr unless error_fd is set
   int inherit_fd = -1;            // kept open across execve(); -1 for none
+  int error_fd = -1;              // becomes stderr; -1: the same as output_fd
 };
 
 // Starts the command; returns its pid, or -1 with `error_number` set to the

@@ -13,7 +13,9 @@ const char* const full = R"({
   "sync": {"auto_sync": false, "interval": 0.5, "startup_delay": 0, "command": ["true", "-a"],
            "timeout": 3, "lock_file": "/tmp/x/mbsync.lock",
            "coordination": {"enabled": false, "heartbeat_interval": 0.05,
-                            "takeover_threshold": 0.3, "sync_cooldown": 0.2}}})";
+                            "takeover_threshold": 0.3, "sync_cooldown": 0.2},
+           "push": {"enabled": true, "mbsyncrc": "/tmp/x/rc", "mailboxes": ["INBOX", "Lists"],
+                    "min_gap": 0.25}}})";
 
 TEST(ParseConfig, ReadsEveryField) {
   ConfigResult r = parse_config(full);
@@ -26,6 +28,10 @@ TEST(ParseConfig, ReadsEveryField) {
   EXPECT_EQ(c.state_file, "/tmp/x/sync_coordinator.json");
   EXPECT_EQ(c.log_file, "/tmp/x/coord.log");
   EXPECT_FALSE(c.sync.auto_sync);
+  EXPECT_EQ(c.sync.push.mode, PushMode::on);
+  EXPECT_EQ(c.sync.push.mbsyncrc, "/tmp/x/rc");
+  EXPECT_EQ(c.sync.push.mailboxes, (std::vector<std::string>{"INBOX", "Lists"}));
+  EXPECT_DOUBLE_EQ(c.timings.push_min_gap, 0.25);
   EXPECT_DOUBLE_EQ(c.timings.interval, 0.5);
   EXPECT_DOUBLE_EQ(c.timings.startup_delay, 0);
   EXPECT_EQ(c.sync.command, (std::vector<std::string>{"true", "-a"}));
@@ -43,6 +49,10 @@ TEST(ParseConfig, DefaultsForOmittedOptions) {
   EXPECT_DOUBLE_EQ(r.config->timings.interval, 900);
   EXPECT_EQ(r.config->sync.command, (std::vector<std::string>{"mbsync", "-a"}));
   EXPECT_DOUBLE_EQ(r.config->timings.takeover_threshold, 60);
+  EXPECT_EQ(r.config->sync.push.mode, PushMode::automatic);  // SPEC §10: enabled = 'auto'
+  EXPECT_EQ(r.config->sync.push.mailboxes, std::vector<std::string>{"INBOX"});
+  EXPECT_EQ(r.config->sync.push.mbsyncrc, "");
+  EXPECT_DOUBLE_EQ(r.config->timings.push_min_gap, 2);
 }
 
 struct BadCase {
@@ -81,7 +91,18 @@ INSTANTIATE_TEST_SUITE_P(
                 "sync.coordination.heartbeat_interval:"},
         BadCase{R"({"instance_id": "i", "nvim_pid": 2, "sync": {"coordination":
                   {"sync_cooldown": -3}}})",
-                "sync.coordination.sync_cooldown:"}));
+                "sync.coordination.sync_cooldown:"},
+        BadCase{R"({"instance_id": "i", "nvim_pid": 2, "sync": {"push": {"enabled": "yes"}}})",
+                "sync.push.enabled:"},
+        BadCase{R"({"instance_id": "i", "nvim_pid": 2, "sync": {"push": {"mbsyncrc": "rc"}}})",
+                "sync.push.mbsyncrc:"},
+        BadCase{R"({"instance_id": "i", "nvim_pid": 2, "sync": {"push": {"mailboxes": []}}})",
+                "sync.push.mailboxes:"},
+        BadCase{R"({"instance_id": "i", "nvim_pid": 2, "sync": {"push": {"mailboxes": [""]}}})",
+                "sync.push.mailboxes:"},
+        BadCase{R"({"instance_id": "i", "nvim_pid": 2, "sync": {"push": {"min_gap": -1}}})",
+                "sync.push.min_gap:"},
+        BadCase{R"({"instance_id": "i", "nvim_pid": 2, "sync": {"push": []}})", "sync.push:"}));
 
 }  // namespace
 }  // namespace himalaya::host

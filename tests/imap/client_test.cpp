@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/imap/fake_server.h"
+#include "tests/support/imap_fake_server.h"
 #include "tests/support/files.h"
 #include "tests/support/run_loop.h"
 

@@ -1,4 +1,4 @@
-#include "tests/imap/fake_server.h"
+#include "tests/support/imap_fake_server.h"
 
 #include <array>
 #include <boost/asio/write.hpp>
@@ -118,7 +118,9 @@ void FakeServer::answer(const std::shared_ptr<Peer>& peer, const std::string& li
   const std::string tag = line.substr(0, space);
   const std::string command = space == std::string::npos ? "" : line.substr(space + 1);
   if (command.rfind("AUTHENTICATE", 0) == 0 || command.rfind("LOGIN", 0) == 0) {
-    if (answer_login) {
+    if (refuse_login) {
+      write(peer, tag + " NO [AUTHENTICATIONFAILED] Authentication failed.\r\n");
+    } else if (answer_login) {
       write(peer, tag + " OK [CAPABILITY " + login_capabilities + "] Logged in\r\n");
     }
   } else if (command == "STARTTLS" && starttls && !peer->tls) {
