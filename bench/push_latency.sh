@@ -62,8 +62,8 @@ export HOME="$work" XDG_CONFIG_HOME="$work/config" XDG_STATE_HOME="$work/state" 
 # INBOX's new/ and cur/ for a file with its subject. Prints one latency in
 # seconds per line.
 cat >"$work/measure.py" <<'PY'
-import os, pwd, grp, random, sys, time
-server_box, local_box, count, gap_min, gap_max, seed, tag = sys.argv[1:8]
+import json, os, pwd, grp, random, re, sys, time
+server_box, local_box, count, gap_min, gap_max, seed, tag, host_log = sys.argv[1:9]
 count, gap_min, gap_max = int(count), float(gap_min), float(gap_max)
 rng = random.Random(int(seed))
 nobody, nogroup = pwd.getpwnam('nobody').pw_uid, grp.getgrnam('nogroup').gr_gid
@@ -89,6 +89,7 @@ def has_subject(names, subject):
                 pass
     return False
 
+delivered = []  # wall-clock times of the deliveries
 for n in range(count):
     time.sleep(rng.uniform(gap_min, gap_max))
     before = local_names()
@@ -101,6 +102,7 @@ for n in range(count):
     os.chown(tmp, nobody, nogroup)
     os.rename(tmp, os.path.join(server_box, 'new', name))
     start = time.monotonic()
+    delivered.append(time.time())
     deadline = start + 30
     while True:
         added = local_names() - before
@@ -111,6 +113,46 @@ for n in range(count):
             print('timeout', flush=True)
             break
         time.sleep(0.002)
+
+# Where the time goes (push only), from the hosts' log: delivery -> the
+# watcher's "push: ...: N EXISTS" line (the server's part: Dovecot reports a
+# change in a Maildir to an idling client NOTIFY_DELAY_MSECS = 500 ms after
+# it sees it, to batch changes), and -> the push sync's start
+# (HimalayaSyncStarted with trigger "push").
+def stamp(line):
+    t = time.strptime(line[:19], '%Y-%m-%dT%H:%M:%S')
+    return time.mktime(t) + float('0' + line[19:23])
+
+exists, starts = [], []
+try:
+    with open(host_log) as f:
+        for line in f:
+            if re.search(r' info: push: .*: [0-9]+ EXISTS$', line):
+                exists.append(stamp(line))
+            m = re.search(r' info: event HimalayaSyncStarted (\{.*\})$', line)
+            if m:
+                data = json.loads(m.group(1))
+                if data.get('trigger') == 'push':
+                    starts.append(data['started'])
+except FileNotFoundError:
+    pass
+
+def after(times, t):
+    later = [x for x in times if x >= t - 0.01]
+    return min(later) - t if later else None
+
+def median(values):
+    values = sorted(v for v in values if v is not None)
+    if not values:
+        return None
+    n = len(values)
+    return values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
+
+if exists:
+    e = median([after(exists, t) for t in delivered])
+    st = median([after(sorted(set(starts)), t) for t in delivered])
+    with open(os.path.join(os.path.dirname(host_log), 'breakdown-' + tag), 'w') as out:
+        out.write('%.3f %.3f\n' % (e if e is not None else -1, st if st is not None else -1))
 PY
 
 remote() { nvim --server "$work/nvim$1.sock" --remote-expr "$2" 2>&1 || true; }
@@ -167,10 +209,16 @@ LUA
   echo "== $name: 3 Neovims, push $push, interval $interval s; $deliveries deliveries," \
     "gaps $gap_min..$gap_max s (random, seed $seed)"
   python3 "$work/measure.py" "$mail/mail/alice" "$mail/Mail/INBOX" "$deliveries" \
-    "$gap_min" "$gap_max" "$seed" "$name" >"$work/$name.txt"
+    "$gap_min" "$gap_max" "$seed" "$name" "$work/state/himalaya/coord.log" >"$work/$name.txt"
   for i in "${pids[@]}"; do kill -9 "$i" 2>/dev/null || true; done
   pids=()
   summary "$name"
+  if [ -s "$work/state/himalaya/breakdown-$name" ]; then
+    read -r to_exists to_start <"$work/state/himalaya/breakdown-$name"
+    echo "   $name, where the time goes (medians, from the hosts' log, ms resolution):" \
+      "delivery -> the server's EXISTS to the watcher $to_exists s;" \
+      "-> the push sync's start $to_start s; the rest is mbsync"
+  fi
 }
 
 # summary NAME: median and p99 (nearest rank) of $work/NAME.txt.

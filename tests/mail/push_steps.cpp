@@ -1,6 +1,8 @@
 #include "tests/mail/push_steps.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <iterator>
@@ -14,6 +16,23 @@ namespace {
 
 using testing::lua_quote;
 using testing::wait_until;
+
+// The text of a /proc file, or "" once its process is gone. (An ifstream
+// throws when the process exits during the read: read(2) fails with ESRCH.)
+std::string read_proc(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return {};
+  }
+  std::string out;
+  char buf[4096];
+  ssize_t n = 0;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) {
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return n < 0 ? std::string() : out;
+}
 
 // The pid in the server's run/master.pid, or -1 while it is not running.
 long master_pid(const MailServer& server) {
@@ -44,8 +63,7 @@ std::vector<ImapProcess> imap_processes(const MailServer& server) {
       continue;
     }
     // Field 4 of /proc/PID/stat, after the ")" that ends the command name.
-    std::ifstream stat(entry.path() / "stat");
-    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    const std::string text = read_proc(entry.path() / "stat");
     const std::size_t close = text.rfind(')');
     if (close == std::string::npos) {
       continue;
@@ -56,8 +74,7 @@ std::vector<ImapProcess> imap_processes(const MailServer& server) {
     if (!(fields >> state >> ppid) || ppid != master) {
       continue;
     }
-    std::ifstream cmdline(entry.path() / "cmdline");
-    std::string title((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
+    const std::string title = read_proc(entry.path() / "cmdline");
     if (title.rfind("dovecot/imap ", 0) == 0) {
       out.push_back({std::stol(name), title.substr(0, title.find('\0'))});
     }
