@@ -82,6 +82,21 @@ std::vector<ImapProcess> imap_processes(const MailServer& server) {
   return out;
 }
 
+// True when a title says the session runs IDLE: "dovecot/imap [alice
+// 127.0.0.1 IDLE]" on 2.3; 2.4 documents the same command states, and may
+// add more words after the command, so IDLE may also be followed by a space.
+bool in_idle(const std::string& title) {
+  const std::size_t open = title.find('[');
+  for (std::size_t at = title.find(" IDLE", open);
+       at != std::string::npos && open != std::string::npos; at = title.find(" IDLE", at + 1)) {
+    const std::size_t after = at + 5;
+    if (after < title.size() && (title[after] == ']' || title[after] == ' ')) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 FleetOptions push_options(double interval) {
@@ -96,7 +111,7 @@ FleetOptions push_options(double interval) {
 std::vector<long> idle_session_pids(const MailServer& server) {
   std::vector<long> out;
   for (const ImapProcess& p : imap_processes(server)) {
-    if (p.title.find(" IDLE]") != std::string::npos) {
+    if (in_idle(p.title)) {
       out.push_back(p.pid);
     }
   }
