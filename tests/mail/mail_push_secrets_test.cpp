@@ -77,6 +77,10 @@ TEST(MailPush, PassCmdPasswordIsNeverLoggedStoredOrShown) {
       << fleet.log_tails();
   auto took = deliver_and_wait(server, unique_subject("secret push"), 5s);
   ASSERT_TRUE(took.has_value()) << "no push sync with the PassCmd password\n" << fleet.log_tails();
+  // The push sync over (the file can be there before mbsync logs out), so
+  // that the manual sync is not skipped as one already running.
+  ASSERT_TRUE(wait_until([&] { return open_sessions(server).size() == 1; }, 10s))
+      << describe(server.sessions());
   const std::size_t logins = server.sessions().size();
   fleet.nvim(*primary).lua("require('himalaya_coord').sync_now()");
   ASSERT_TRUE(wait_until([&] { return server.sessions().size() > logins; }, 10s))
