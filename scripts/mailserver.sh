@@ -12,6 +12,9 @@
 #   mailserver.sh deliver DIR SUBJECT put a message into alice's server INBOX
 #   mailserver.sh logins DIR          print how many IMAP logins the server saw
 #   mailserver.sh stop DIR            stop the server and wait until it is gone
+#   mailserver.sh restart DIR         start a stopped server again: the same
+#                                     configuration, ports, certificate and mail
+#                                     (the log is kept and appended to)
 #
 # TLS is on by default: `start` makes a fresh self-signed certificate for
 # HOST=127.0.0.2 (see `address` below for why not .1), 127.0.0.1 and
@@ -33,6 +36,10 @@
 #   DIR/dovecot.log               the server log; one login line per IMAP login
 #                                 ("Login: user=<alice>" on Dovecot 2.3,
 #                                 "Logged in: user=<alice>" on 2.4)
+#   DIR/run/master.pid            the master's pid; each IMAP session is one
+#                                 child `dovecot/imap [alice IP COMMAND]`
+#                                 (verbose_proctitle), so a session in IDLE
+#                                 shows as `[alice 127.0.0.1 IDLE]`
 #   DIR/mail/alice/               alice's server-side Maildir (owned by nobody)
 #   DIR/mbsyncrc                  an mbsync config (use `mbsync -c DIR/mbsyncrc -a`)
 #   DIR/Mail/                     mbsync's local Maildirs (DIR/Mail/INBOX, ...)
@@ -50,7 +57,7 @@
 set -eu
 
 usage() {
-  echo "usage: $0 start DIR [--plaintext] [--no-idle] | stop|logins DIR | deliver DIR SUBJECT" >&2
+  echo "usage: $0 start DIR [--plaintext] [--no-idle] | stop|restart|logins DIR | deliver DIR SUBJECT" >&2
   exit 1
 }
 
@@ -169,6 +176,7 @@ info_log_path = $dir/dovecot.log
 log_timestamp = "%Y-%m-%d %H:%M:%S.%{usecs} "
 $(tls_settings_24)
 auth_mechanisms = plain login
+verbose_proctitle = yes
 $(capability_setting)
 mail_driver = maildir
 mail_path = $dir/mail/%{user}
@@ -226,6 +234,7 @@ info_log_path = $dir/dovecot.log
 log_timestamp = "%Y-%m-%d %H:%M:%S.%{usecs} "
 $(tls_settings_23)
 auth_mechanisms = plain login
+verbose_proctitle = yes
 $(capability_setting)
 mail_location = maildir:$dir/mail/%u
 passdb {
@@ -372,10 +381,14 @@ EOF
   fi
 }
 
-# Stops the master (if any) and waits up to 10 s for it to exit.
+# Stops the master (if any) and waits up to 10 s for it to exit, then ends
+# its children that outlive it: an imap process in IDLE can go on serving its
+# client for many seconds after the master is gone (seen: 20 s on 2.3), and a
+# stopped server must not keep a session open.
 stop_server() {
   pid=$(master_pid || true)
   [ -n "$pid" ] || return 0
+  children=$(pgrep -P "$pid" || true)
   kill "$pid" 2>/dev/null || return 0
   i=0
   while kill -0 "$pid" 2>/dev/null; do
@@ -383,6 +396,41 @@ stop_server() {
       kill -9 "$pid" 2>/dev/null || true
       echo "dovecot (pid $pid) did not stop within 10 s; killed" >&2
       return 1
+    fi
+    sleep 0.05
+    i=$((i + 1))
+  done
+  for child in $children; do
+    kill -9 "$child" 2>/dev/null || true
+  done
+}
+
+# Starts the master again with the configuration `start` wrote, and waits
+# (up to 10 s) until its listeners accept connections again.
+restart_server() {
+  [ -s "$dir/dovecot.conf" ] || {
+    echo "no server configuration in $dir (run start first)" >&2
+    exit 1
+  }
+  dovecot_bin=$(command -v dovecot 2>/dev/null || echo /usr/sbin/dovecot)
+  stop_server
+  # The listeners as `start` wrote them: `listen = ADDRESS` first, then the
+  # imap listener's port and the imaps listener's (0 without TLS).
+  address=$(sed -n 's/^listen = //p' "$dir/dovecot.conf" | head -n 1)
+  ports=$(sed -n 's/^ *port = \([0-9]*\)$/\1/p' "$dir/dovecot.conf" | tr '\n' ' ')
+  # shellcheck disable=SC2086 # "IMAP IMAPS" into $1 $2
+  set -- $ports
+  port=$1
+  imaps_port=${2:-0}
+  if ! "$dovecot_bin" -c "$dir/dovecot.conf" >"$dir/dovecot.start.out" 2>&1 </dev/null; then
+    echo "dovecot cannot start again: $(cat "$dir/dovecot.start.out")" >&2
+    exit 2
+  fi
+  i=0
+  until port_open "$port" && { [ "$imaps_port" = 0 ] || port_open "$imaps_port"; }; do
+    if [ $i -ge 200 ]; then
+      echo "dovecot started again, but nothing listens on $address:$port within 10 s" >&2
+      exit 2
     fi
     sleep 0.05
     i=$((i + 1))
@@ -410,6 +458,7 @@ EOF
 case $action in
   start) start "$@" ;;
   stop) stop_server ;;
+  restart) restart_server ;;
   deliver)
     [ $# -ge 3 ] || usage
     deliver "$3"

@@ -156,6 +156,16 @@ bool MailServer::stop() {
   return true;
 }
 
+bool MailServer::restart() {
+  std::string output;
+  int status = run(script("restart", dir_), output);
+  running_ = status == 0;
+  if (!running_) {
+    ADD_FAILURE() << "mailserver.sh restart exited " << status << ":\n" << output;
+  }
+  return running_;
+}
+
 void MailServer::deliver(const std::string& subject) const {
   std::string output;
   int status = run(script("deliver", dir_) + " " + shell_quote(subject), output);
@@ -331,7 +341,13 @@ bool Fleet::start(int count, const std::string& mbsyncrc, const FleetOptions& o)
     setup.heartbeat_interval = o.heartbeat_interval;
     setup.takeover_threshold = o.takeover_threshold;
     setup.sync_cooldown = o.sync_cooldown;
-    home.write_init(testing::setup_lua(setup));
+    setup.push = o.push;
+    home.write_init(
+        "_G.notes = {}\n"
+        "vim.notify = function(msg, level, opts)\n"
+        "  table.insert(_G.notes, {msg = tostring(msg), level = level})\n"
+        "end\n" +
+        testing::setup_lua(setup));
     nvims_.push_back(std::make_unique<testing::NvimProcess>(home));
     alive_.push_back(true);
   }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "tests/support/clock.h"
+#include "tests/support/host_setup.h"
 #include "tests/support/nvim_process.h"
 
 namespace himalaya::mail {
@@ -104,6 +105,10 @@ class MailServer {
   std::string snapshot() const;
   // Stops the server (idempotent); true if it stopped cleanly.
   bool stop();
+  // Starts a stopped server again with the same configuration, ports,
+  // certificate and mail; its log goes on in the same file. True once it
+  // accepts connections again (a failure is recorded otherwise).
+  bool restart();
 
  private:
   ServerOptions options_;
@@ -125,10 +130,16 @@ struct FleetOptions {
   double takeover_threshold = 0.8;
   double startup_delay = 0.2;
   double timeout = 10;
+  // sync.push, always written out: off unless a test turns it on (the
+  // plugin's own default, 'auto', would start a watcher in every mail test
+  // and change the login counts they assert).
+  testing::PushSetup push;
 };
 
 // Neovims sharing the state file and lock file in one shared directory; each
-// has its own TestHome. The sync command is `mbsync -c MBSYNCRC -a`.
+// has its own TestHome. The sync command is `mbsync -c MBSYNCRC -a`. Each
+// Neovim records its vim.notify calls in _G.notes ({msg, level}), from before
+// setup().
 class Fleet {
  public:
   Fleet() = default;
@@ -158,6 +169,8 @@ class Fleet {
   // or several are.
   std::optional<std::size_t> primary();
   std::filesystem::path state_file() const { return shared_.dir / "state/sync_coordinator.json"; }
+  // The host log file of instance i.
+  std::filesystem::path log_file(std::size_t i) const { return homes_.at(i)->log_file(); }
   // The host log of instance i (for a failing test's message).
   std::string log_tail(std::size_t i, std::size_t lines = 30) const;
   // The host logs of every instance, each headed by its index.

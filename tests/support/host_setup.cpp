@@ -4,6 +4,19 @@
 
 namespace himalaya::testing {
 
+namespace {
+
+std::string push_lua(const PushSetup& p) {
+  std::string boxes;
+  for (const std::string& box : p.mailboxes) {
+    boxes += lua_quote(box) + ", ";
+  }
+  return "    push = {\n      enabled = " + p.enabled + ",\n      mailboxes = { " + boxes +
+         "},\n      min_gap = " + lua_number(p.min_gap) + ",\n    },\n";
+}
+
+}  // namespace
+
 std::string setup_lua(const HostSetup& s) {
   std::string debug;
   if (s.debug) {
@@ -22,7 +35,8 @@ std::string setup_lua(const HostSetup& s) {
          ",\n    coordination = {\n      enabled = true,\n      heartbeat_interval = " +
          lua_number(s.heartbeat_interval) +
          ",\n      takeover_threshold = " + lua_number(s.takeover_threshold) +
-         ",\n      sync_cooldown = " + lua_number(s.sync_cooldown) + ",\n    },\n  },\n})\n";
+         ",\n      sync_cooldown = " + lua_number(s.sync_cooldown) + ",\n    },\n" +
+         (s.push ? push_lua(*s.push) : std::string()) + "  },\n})\n";
 }
 
 }  // namespace himalaya::testing

@@ -6,8 +6,16 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace himalaya::testing {
+
+// sync.push (SPEC §10), written out only when a fleet sets it.
+struct PushSetup {
+  std::string enabled = "false";  // a Lua literal: "false", "true" or "'auto'"
+  std::vector<std::string> mailboxes{"INBOX"};
+  double min_gap = 2;
+};
 
 struct HostSetup {
   std::string binary;         // the host executable
@@ -23,6 +31,7 @@ struct HostSetup {
   double heartbeat_interval = 0;
   double takeover_threshold = 0;
   double sync_cooldown = 0;
+  std::optional<PushSetup> push;  // left out (the plugin's default) when unset
 };
 
 // Lua source text: require('himalaya_coord').setup({...}) with coordination
