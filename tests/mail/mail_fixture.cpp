@@ -322,114 +322,28 @@ bool Fleet::start(int count, const std::string& mbsyncrc, const FleetOptions& o)
   // HIMALAYA_TEST_HOST_BINARY runs the tests against another build of the
   // host (an older one, to see a regression test fail without its fix).
   const char* other_host = std::getenv("HIMALAYA_TEST_HOST_BINARY");
-  const std::string host =
-      other_host != nullptr && *other_host != '\0' ? other_host : HIMALAYA_HOST_BINARY;
   const std::string command = "{'mbsync', '-c', " + lua_quote(mbsyncrc) + ", '-a'}";
-  for (int i = 0; i < count; ++i) {
-    homes_.push_back(std::make_unique<testing::TestHome>());
-    const testing::TestHome& home = *homes_.back();
-    testing::HostSetup setup;
-    setup.binary = host;
-    setup.state_file = state_file();
-    setup.log_file = home.log_file();
+  auto init_lua = [&](std::size_t i) {
+    testing::HostSetup setup = host_setup(i);
+    if (other_host != nullptr && *other_host != '\0') {
+      setup.binary = other_host;
+    }
     setup.auto_sync = true;
     setup.interval = o.interval;
     setup.startup_delay = o.startup_delay;
     setup.command = command;
     setup.timeout = o.timeout;
-    setup.lock_file = shared_.dir / "mbsync.lock";
     setup.heartbeat_interval = o.heartbeat_interval;
     setup.takeover_threshold = o.takeover_threshold;
     setup.sync_cooldown = o.sync_cooldown;
     setup.push = o.push;
-    home.write_init(
-        "_G.notes = {}\n"
-        "vim.notify = function(msg, level, opts)\n"
-        "  table.insert(_G.notes, {msg = tostring(msg), level = level})\n"
-        "end\n" +
-        testing::setup_lua(setup));
-    nvims_.push_back(std::make_unique<testing::NvimProcess>(home));
-    alive_.push_back(true);
-  }
-  for (std::size_t i = 0; i < nvims_.size(); ++i) {
-    if (!nvims_[i]->lua_bool("return require('himalaya_coord').wait_ready(10000)", 15s)) {
-      ADD_FAILURE() << "nvim" << i + 1 << ": the host did not become ready";
-      return false;
-    }
-    host_pids_.push_back(static_cast<pid_t>(
-        nvims_[i]->lua_int("return vim.fn.jobpid(require('himalaya_coord').host_job())")));
-  }
-  return true;
-}
-
-void Fleet::stop() {
-  nvims_.clear();  // SIGKILLs each Neovim's process group and reaps it
-  for (pid_t host : host_pids_) {
-    if (host > 0) {
-      EXPECT_TRUE(testing::wait_until([&] { return testing::process_gone(host); }, 5s))
-          << "host " << host << " is still running";
-    }
-  }
-  host_pids_.clear();
-}
-
-pid_t Fleet::refresh_host_pid(std::size_t i, std::chrono::milliseconds timeout) {
-  pid_t pid = -1;
-  testing::wait_until(
-      [&] {
-        auto job = nvim(i).lua_int(
-            "local m = require('himalaya_coord') "
-            "if not m.host_job() or not m.status(500) then return -1 end "
-            "return vim.fn.jobpid(m.host_job())");
-        pid = static_cast<pid_t>(job);
-        return pid > 0;
-      },
-      timeout);
-  if (pid > 0) {
-    host_pids_.at(i) = pid;
-  }
-  return pid;
-}
-
-std::string Fleet::log_tail(std::size_t i, std::size_t lines) const {
-  std::ifstream in(homes_.at(i)->log_file());
-  std::vector<std::string> all;
-  std::string line;
-  while (std::getline(in, line)) {
-    all.push_back(line);
-  }
-  std::string out;
-  for (std::size_t k = all.size() > lines ? all.size() - lines : 0; k < all.size(); ++k) {
-    out += all[k] + "\n";
-  }
-  return out;
-}
-
-std::string Fleet::log_tails(std::size_t lines) const {
-  std::string out;
-  for (std::size_t i = 0; i < homes_.size(); ++i) {
-    out += "  host log of instance " + std::to_string(i) + ":\n" + log_tail(i, lines);
-  }
-  return out;
-}
-
-std::string Fleet::role(std::size_t i) {
-  return nvim(i).lua_string(
-      "local s, err = require('himalaya_coord').status(2000) "
-      "return s and s.instance and s.instance.role or ('error: ' .. tostring(err))",
-      5s);
-}
-
-std::optional<std::size_t> Fleet::primary() {
-  std::optional<std::size_t> found;
-  int count = 0;
-  for (std::size_t i = 0; i < size(); ++i) {
-    if (alive(i) && role(i) == "Primary Coordinator") {
-      found = i;
-      ++count;
-    }
-  }
-  return count == 1 ? found : std::nullopt;
+    return "_G.notes = {}\n"
+           "vim.notify = function(msg, level, opts)\n"
+           "  table.insert(_G.notes, {msg = tostring(msg), level = level})\n"
+           "end\n" +
+           testing::setup_lua(setup);
+  };
+  return NvimFleet::start(count, init_lua, 10s);
 }
 
 std::vector<pid_t> processes_matching(const std::string& needle) {

@@ -14,6 +14,7 @@
 
 #include "tests/support/clock.h"
 #include "tests/support/host_setup.h"
+#include "tests/support/nvim_fleet.h"
 #include "tests/support/nvim_process.h"
 
 namespace himalaya::mail {
@@ -136,52 +137,14 @@ struct FleetOptions {
   testing::PushSetup push;
 };
 
-// Neovims sharing the state file and lock file in one shared directory; each
-// has its own TestHome. The sync command is `mbsync -c MBSYNCRC -a`. Each
-// Neovim records its vim.notify calls in _G.notes ({msg, level}), from before
-// setup().
-class Fleet {
+// Neovims sharing the state file and lock file in one shared directory
+// (testing::NvimFleet, which gives the rest: roles, the primary, host pids,
+// logs). The sync command is `mbsync -c MBSYNCRC -a`. Each Neovim records its
+// vim.notify calls in _G.notes ({msg, level}), from before setup().
+class Fleet : public testing::NvimFleet {
  public:
-  Fleet() = default;
-  ~Fleet() { stop(); }
-  Fleet(const Fleet&) = delete;
-  Fleet& operator=(const Fleet&) = delete;
-
   // Starts `count` Neovims and waits until every host is ready.
   bool start(int count, const std::string& mbsyncrc, const FleetOptions& options);
-  // Kills every Neovim still running and waits until their hosts are gone.
-  void stop();
-
-  std::size_t size() const { return nvims_.size(); }
-  testing::NvimProcess& nvim(std::size_t i) { return *nvims_.at(i); }
-  pid_t host_pid(std::size_t i) const { return host_pids_.at(i); }
-  // Asks Neovim i for its host's pid again (after the Lua side restarted the
-  // host) once the new host is ready; returns it, or -1 if it is not ready
-  // within `timeout`.
-  pid_t refresh_host_pid(std::size_t i, std::chrono::milliseconds timeout);
-  // False once the test made it exit (:qa, a signal) and it was reaped.
-  bool alive(std::size_t i) const { return alive_.at(i); }
-  void mark_gone(std::size_t i) { alive_.at(i) = false; }
-
-  // status().instance.role of a live instance, or "error: ...".
-  std::string role(std::size_t i);
-  // The index of the one live instance whose role is primary; nothing if none
-  // or several are.
-  std::optional<std::size_t> primary();
-  std::filesystem::path state_file() const { return shared_.dir / "state/sync_coordinator.json"; }
-  // The host log file of instance i.
-  std::filesystem::path log_file(std::size_t i) const { return homes_.at(i)->log_file(); }
-  // The host log of instance i (for a failing test's message).
-  std::string log_tail(std::size_t i, std::size_t lines = 30) const;
-  // The host logs of every instance, each headed by its index.
-  std::string log_tails(std::size_t lines = 30) const;
-
- private:
-  testing::TestHome shared_;
-  std::vector<std::unique_ptr<testing::TestHome>> homes_;
-  std::vector<std::unique_ptr<testing::NvimProcess>> nvims_;
-  std::vector<pid_t> host_pids_;
-  std::vector<bool> alive_;
 };
 
 // Declares `server`, a MailServer (with `options`, for START_SERVER_WITH).
