@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "tests/support/imap_fake_server.h"
 #include "tests/support/files.h"
+#include "tests/support/imap_fake_server.h"
 #include "tests/support/run_loop.h"
 
 namespace himalaya::imap {
