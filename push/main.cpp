@@ -39,9 +39,15 @@ using nlohmann::json;
 // How long a stopped watcher may take to log out before the process exits.
 constexpr auto logout_grace = std::chrono::seconds(2);
 
+// JSON text of `value`. Server text that is not UTF-8 (a refusal in
+// Latin-1) reaches log and status lines: it is replaced, never a throw.
+std::string text_of(const json& value) {
+  return value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 // One line to the host; a host that is gone (EPIPE) ends the process.
 void emit(const json& message) {
-  const std::string line = message.dump() + "\n";
+  const std::string line = text_of(message) + "\n";
   if (std::fwrite(line.data(), 1, line.size(), stdout) != line.size() || std::fflush(stdout) != 0) {
     std::_Exit(0);
   }
@@ -75,8 +81,8 @@ int watch(const PushSettings& settings) {
     }
     const himalaya::host::PushStatus status = watcher->status();
     json wire = himalaya::host::status_to_wire(status, clock->wall());
-    if (wire.dump() != last_status) {
-      last_status = wire.dump();
+    if (text_of(wire) != last_status) {
+      last_status = text_of(wire);
       emit({{"status", wire}});
     }
     if (status.state == himalaya::host::PushStatus::State::off) {

@@ -133,6 +133,19 @@ TEST_F(PushProcessTest, AWatcherWithNothingToWatchIsNotStartedAgain) {
   EXPECT_TRUE(warnings.empty()) << "'auto' is quiet";
 }
 
+TEST_F(PushProcessTest, ARefusalThatIsNotUtf8IsReportedNotACrash) {
+  server.refuse_login = true;
+  server.refusal_text = "Anmeldung fehlgeschlagen f\xfcr alice";  // Latin-1, as some servers send
+  auto p = make(PushMode::on, write_rc());
+  p->start();
+  ASSERT_TRUE(run_until(io, [&] { return log.find("nothing to watch") != std::string::npos; }))
+      << log;
+  EXPECT_NE(p->status().why.find("refused the login"), std::string::npos) << p->status().why;
+  EXPECT_EQ(log.find("was killed"), std::string::npos) << log;
+  EXPECT_EQ(log.find("starting it again"), std::string::npos) << log;
+  EXPECT_EQ(warnings.size(), 1U);
+}
+
 TEST_F(PushProcessTest, AMissingWatcherBinaryIsOffWithOneWarning) {
   auto p = make(PushMode::on, write_rc(), "/nonexistent/himalaya-coord-push");
   p->start();

@@ -119,7 +119,7 @@ void FakeServer::answer(const std::shared_ptr<Peer>& peer, const std::string& li
   const std::string command = space == std::string::npos ? "" : line.substr(space + 1);
   if (command.rfind("AUTHENTICATE", 0) == 0 || command.rfind("LOGIN", 0) == 0) {
     if (refuse_login) {
-      write(peer, tag + " NO [AUTHENTICATIONFAILED] Authentication failed.\r\n");
+      write(peer, tag + " NO [AUTHENTICATIONFAILED] " + refusal_text + "\r\n");
     } else if (answer_login) {
       write(peer, tag + " OK [CAPABILITY " + login_capabilities + "] Logged in\r\n");
     }

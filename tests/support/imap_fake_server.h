@@ -28,8 +28,9 @@ class FakeServer {
 
   std::string greeting = "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN IDLE] fake ready\r\n";
   std::string login_capabilities = "IMAP4rev1 IDLE";
-  bool answer_login = true;   // false: the login is never answered
-  bool refuse_login = false;  // answer the login with NO
+  bool answer_login = true;                             // false: the login is never answered
+  bool refuse_login = false;                            // answer the login with NO
+  std::string refusal_text = "Authentication failed.";  // after the NO's response code
   // With a TLS context: start in plaintext and offer STARTTLS (set before
   // the client connects; the greeting should then list STARTTLS).
   bool starttls = false;
