@@ -169,6 +169,7 @@ void Coordinator::Impl::adopt(State s) {
               : *decision_.primary + " becomes primary (" + to_string(decision_.reason) + ")");
   }
   decision_ = Decision{};
+  note_presence();
   arm_due();
 }
 
@@ -268,8 +269,12 @@ Due Coordinator::Impl::due_check() {
   if (!memory_.view) {
     return Due{};
   }
-  return next_due(memory_, self(), may_sync_automatically(*memory_.view, identity_.instance_id),
-                  uptime(), now);
+  Due due = next_due(memory_, self(), may_sync_automatically(*memory_.view, identity_.instance_id),
+                     uptime(), now);
+  if (!due.interval_note.empty()) {
+    debug(due.interval_note);
+  }
+  return due;
 }
 
 void Coordinator::Impl::arm_due() {
@@ -356,6 +361,12 @@ void Coordinator::end_sync(SyncOutcome outcome, const std::string& message,
 }
 void Coordinator::mail_changed() {
   impl_->mail_changed();
+}
+void Coordinator::input() {
+  impl_->input();
+}
+void Coordinator::session_away(bool away) {
+  impl_->set_session_away(away);
 }
 void Coordinator::release() {
   impl_->set_released(true);

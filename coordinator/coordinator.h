@@ -46,6 +46,7 @@
 #include <vector>
 
 #include "coordinator/clock.h"
+#include "coordinator/election.h"
 #include "coordinator/environment.h"
 #include "coordinator/identity.h"
 #include "coordinator/state.h"
@@ -73,6 +74,9 @@ struct Config {
   // skipped (logged as a decision); the others see the instance's process
   // gone.
   std::function<bool()> leaving;
+  // The succession rule (election.h): senior for the host; the simulator
+  // compares it with first_come.
+  Succession succession = Succession::senior;
 };
 
 enum class Role { primary, secondary, uncoordinated };
@@ -97,6 +101,12 @@ struct Status {
     double started = 0;
     double age = 0;
   };
+  // The automatic schedule's interval now, and why (interval.h): an empty
+  // reason is sync.interval itself.
+  struct Interval {
+    double seconds = 0;
+    std::string reason;
+  };
   struct Instance {
     std::string instance_id;
     bool primary = false;
@@ -112,7 +122,8 @@ struct Status {
   int nvim_pid = 0;
   std::optional<Primary> primary;
   std::optional<LastSync> last_sync;
-  double cooldown_remaining = 0;  // 0: Ready
+  double cooldown_remaining = 0;     // 0: Ready
+  std::optional<Interval> interval;  // absent: no state read yet
   std::optional<RunningSync> running_sync;
   std::optional<SyncResult> last_result;
   std::vector<Instance> instances;
@@ -179,6 +190,16 @@ class Coordinator {
   // running sync has ended (one follow-up for every change meanwhile). Ignored
   // unless this instance is primary.
   void mail_changed();
+
+  // Away (SPEC §11, away.h). input(): Neovim had a key, mouse or focus
+  // event now (the host also calls it once at start, which turns presence
+  // tracking on; without any call the instance never counts as away). When
+  // this instance's record says it is away, the record is written at once, so
+  // the primary learns within milliseconds and a catch-up sync can start.
+  // session_away(): the desktop session turned idle or locked (true) or back
+  // (false); written at once.
+  void input();
+  void session_away(bool away);
 
   // VimSuspend: give up the primary role now and stop contending.
   void release();

@@ -1,16 +1,24 @@
 #include "coordinator/election.h"
 
 #include <algorithm>
+#include <functional>
 #include <tuple>
 
 namespace himalaya::coordinator {
 namespace {
 
+// Whether a comes before b in the succession: higher priority, then earlier
+// start, then the smaller id.
 bool senior(const InstanceRecord& a, const InstanceRecord& b) {
-  return std::tie(a.started_at, a.instance_id) < std::tie(b.started_at, b.instance_id);
+  return std::make_tuple(-a.priority, a.started_at, std::cref(a.instance_id)) <
+         std::make_tuple(-b.priority, b.started_at, std::cref(b.instance_id));
 }
 
 }  // namespace
+
+const char* to_string(Succession succession) {
+  return succession == Succession::first_come ? "first-come" : "senior";
+}
 
 const char* to_string(ElectionReason reason) {
   switch (reason) {
@@ -49,10 +57,24 @@ Decision elect(const State& state, const ElectionContext& ctx) {
     }
   }
 
-  auto best_candidate = [&](const std::optional<std::string>& exclude) {
+  auto candidate = [&](const std::string& id, const InstanceRecord& record,
+                       const std::optional<std::string>& exclude) {
+    return verdicts[id] == Liveness::live && !record.released && !(exclude && id == *exclude);
+  };
+  auto best_candidate =
+      [&](const std::optional<std::string>& exclude) -> std::optional<std::string> {
+    if (ctx.succession == Succession::first_come) {
+      // The baseline rule: this instance, if it may hold the lease; a leaving
+      // holder leaves it vacant for the first instance that looks.
+      auto self = state.instances.find(ctx.self_id);
+      if (self != state.instances.end() && candidate(self->first, self->second, exclude)) {
+        return ctx.self_id;
+      }
+      return std::nullopt;
+    }
     const InstanceRecord* best = nullptr;
     for (const auto& [id, record] : state.instances) {
-      if (verdicts[id] != Liveness::live || record.released || (exclude && id == *exclude)) {
+      if (!candidate(id, record, exclude)) {
         continue;
       }
       if (best == nullptr || senior(record, *best)) {

@@ -8,7 +8,8 @@
 //   boot), stale (its lease heartbeat unchanged for more than the takeover
 //   threshold on this reader's monotonic clock), released (suspended), or
 //   absent. It moves to the best candidate: a live, unreleased instance, the
-//   longest-running first (earliest started_at, then smallest instance id).
+//   highest coordination.priority first (SPEC §11), then the longest-running
+//   (earliest started_at), then the smallest instance id.
 //   Every reader computes the same successor, so whoever evaluates first may
 //   write it; the successor learns it through the doorbell (state_file.h).
 // - A holder that is this instance and has released (or is leaving) hands the
@@ -32,6 +33,13 @@
 
 namespace himalaya::coordinator {
 
+// Who succeeds a primary that must be replaced. `senior` is the rule above,
+// the one the host uses. `first_come` (whoever evaluates first takes the
+// lease, and a leaving primary leaves it vacant) exists for the simulator's
+// comparison (SPEC §11: the seniority rule is there to cut handovers).
+enum class Succession { senior, first_come };
+const char* to_string(Succession succession);
+
 struct ElectionContext {
   std::string self_id;
   HostFacts here;
@@ -39,6 +47,7 @@ struct ElectionContext {
   const Observations* seen = nullptr;
   double now = 0;   // monotonic seconds
   Timings timings;  // takeover_threshold, and prune_after() for removing records
+  Succession succession = Succession::senior;
 };
 
 enum class ElectionReason {

@@ -102,6 +102,7 @@ InstanceRecord to_record(const Identity& identity, double heartbeat, bool releas
   r.last_heartbeat = heartbeat;
   r.nvim_version = identity.nvim_version;
   r.released = released;
+  r.priority = identity.priority;
   return r;
 }
 

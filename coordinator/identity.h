@@ -54,6 +54,7 @@ struct Identity {
   std::uint64_t host_start_ticks = 0;
   HostFacts host;
   double started_at = 0;  // wall time
+  double priority = 0;    // coordination.priority (SPEC §11)
 };
 
 std::string make_instance_id(double started_at, int nvim_pid);

@@ -60,13 +60,19 @@ class Coordinator::Impl {
   std::optional<OwnSync> own_sync_;
   double own_last_started_ = 0;
   std::optional<double> own_last_boot_;
+  // Its input and session (away.h), once the owner reports them; what the
+  // debug notes last said of this instance and of the fleet being away.
+  std::optional<Presence> presence_;
+  bool away_noted_ = false;
+  bool fleet_away_noted_ = false;
 
   const Clock& clock() const { return env_->clock(); }
   bool coordinated() const { return config_.enabled && problem_.empty(); }
   bool stopped() const { return lifecycle_ == Lifecycle::stopped; }
 
   Self self() const {
-    return Self{identity_, config_.timings, env_->probe(), released_, own_sync_, own_last_started_};
+    return Self{identity_, config_.timings,   env_->probe(),      released_,
+                own_sync_, own_last_started_, config_.succession, presence_};
   }
   Uptime uptime() const {
     return Uptime{clock().monotonic() - started_mono_, startup_ == Startup::pending};
@@ -135,6 +141,10 @@ class Coordinator::Impl {
   void start();
   void stop();
   void set_released(bool released);
+  void input();
+  void set_session_away(bool away);
+  // Debug notes when this instance or the fleet turns away or back.
+  void note_presence();
   Status status() const;
 };
 

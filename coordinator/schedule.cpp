@@ -27,6 +27,13 @@ void SyncClock::relabel(double stamp) {
   }
 }
 
+void SyncClock::restart(double stamp, double boot) {
+  stamp_ = stamp;
+  base_ = 0;
+  boot_at_first_sight_ = boot;
+  boot_at_last_look_ = boot;
+}
+
 double SyncClock::peek(double stamp, double wall, double boot) const {
   if (!stamp_ || *stamp_ != stamp) {
     return std::max(0.0, wall - stamp);

@@ -48,6 +48,10 @@ class SyncClock {
   // The stamp was rewritten to `stamp` for the same sync (restamp_last_sync):
   // the elapsed time goes on.
   void relabel(double stamp);
+  // This reader has just written `stamp` for a sync it starts: zero elapsed,
+  // even when an older stamp had the same value (the wall clock went back by
+  // exactly the time since that sync).
+  void restart(double stamp, double boot);
 
  private:
   std::optional<double> stamp_;

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 namespace himalaya::coordinator {
 namespace {
@@ -125,18 +126,84 @@ SyncTrigger trigger_from(const std::string& s) {
   return SyncTrigger::automatic;
 }
 
+// `arrivals`, or nothing when it is malformed: the model alone is dropped and
+// rebuilt from the next syncs (a learned statistic, not worth the whole file,
+// which a corrupt verdict would move aside). Counts must be finite and
+// non-negative, one per hour of the week.
+bool fill_buckets(const Json* v, std::array<double, ArrivalModel::buckets>& out) {
+  if (v == nullptr || !v->is_array() || v->size() != out.size()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const Json& x = (*v)[i];
+    if (!x.is_number() || !std::isfinite(x.get<double>()) || x.get<double>() < 0) {
+      return false;
+    }
+    out[i] = x.get<double>();
+  }
+  return true;
+}
+
+std::optional<ArrivalModel> arrivals_from(const Json& v) {
+  ArrivalModel m;
+  if (!v.is_object()) {
+    return std::nullopt;
+  }
+  auto through = v.find("through");
+  if (through == v.end() || !through->is_number() || !std::isfinite(through->get<double>()) ||
+      !fill_buckets(v.contains("messages") ? &v["messages"] : nullptr, m.messages) ||
+      !fill_buckets(v.contains("hours") ? &v["hours"] : nullptr, m.hours)) {
+    return std::nullopt;
+  }
+  m.through = through->get<double>();
+  if (auto recent = v.find("recent"); recent != v.end()) {
+    if (!recent->is_number() || !std::isfinite(recent->get<double>()) ||
+        recent->get<double>() < 0) {
+      return std::nullopt;
+    }
+    m.recent = recent->get<double>();
+  }
+  return m;
+}
+
+// Counts to a millionth: the shortest text that keeps them (the model is a
+// rough statistic; full doubles would double its size in the file).
+Json rounded(const std::array<double, ArrivalModel::buckets>& values) {
+  Json out = Json::array();
+  for (double v : values) {
+    out.push_back(std::round(v * 1e6) / 1e6);
+  }
+  return out;
+}
+
+Json to_json(const ArrivalModel& m) {
+  return Json{{"through", m.through},
+              {"messages", rounded(m.messages)},
+              {"hours", rounded(m.hours)},
+              {"recent", m.recent}};
+}
+
 Json to_json(const InstanceRecord& r) {
-  return Json{{"instance_id", r.instance_id},
-              {"hostname", r.hostname},
-              {"boot_id", r.boot_id},
-              {"nvim_pid", r.nvim_pid},
-              {"nvim_start_ticks", r.nvim_start_ticks},
-              {"host_pid", r.host_pid},
-              {"host_start_ticks", r.host_start_ticks},
-              {"started_at", r.started_at},
-              {"last_heartbeat", r.last_heartbeat},
-              {"nvim_version", r.nvim_version},
-              {"released", r.released}};
+  Json j{{"instance_id", r.instance_id},
+         {"hostname", r.hostname},
+         {"boot_id", r.boot_id},
+         {"nvim_pid", r.nvim_pid},
+         {"nvim_start_ticks", r.nvim_start_ticks},
+         {"host_pid", r.host_pid},
+         {"host_start_ticks", r.host_start_ticks},
+         {"started_at", r.started_at},
+         {"last_heartbeat", r.last_heartbeat},
+         {"nvim_version", r.nvim_version},
+         {"released", r.released}};
+  if (r.last_input) {
+    j["last_input"] = *r.last_input;
+    j["session_away"] = r.session_away;
+    j["returned"] = r.returned;
+  }
+  if (r.priority != 0) {
+    j["priority"] = r.priority;
+  }
+  return j;
 }
 
 }  // namespace
@@ -231,6 +298,14 @@ Result<State> parse_state(std::string_view text) {
       f.number("last_heartbeat", r.last_heartbeat);
       f.string("nvim_version", r.nvim_version);
       f.boolean("released", r.released);
+      f.number("priority", r.priority);
+      if (f.find("last_input") != nullptr) {
+        double input = 0;
+        f.number("last_input", input);
+        r.last_input = input;
+      }
+      f.boolean("session_away", r.session_away);
+      f.number("returned", r.returned);
       if (r.instance_id != id) {
         f.fail("instance_id", "the key it is stored under");
       }
@@ -279,9 +354,13 @@ Result<State> parse_state(std::string_view text) {
     s.last_result = std::move(r);
   }
 
+  if (const Json* p = top.find("arrivals")) {
+    s.arrivals = arrivals_from(*p);  // malformed: dropped alone (see arrivals_from)
+  }
+
   static const char* const known[] = {
       "version", "created",   "last_modified", "last_sync_time", "last_sync_instance",
-      "primary", "instances", "running_sync",  "last_result"};
+      "primary", "instances", "running_sync",  "last_result",    "arrivals"};
   for (const auto& [key, value] : root.items()) {
     bool is_known = false;
     for (const char* k : known) {
@@ -342,6 +421,9 @@ std::string serialize_state(const State& s) {
     if (s.last_result->new_messages) {
       root["last_result"]["new_messages"] = *s.last_result->new_messages;
     }
+  }
+  if (s.arrivals) {
+    root["arrivals"] = to_json(*s.arrivals);
   }
   return root.dump(-1, ' ', false, Json::error_handler_t::replace);
 }

@@ -12,6 +12,7 @@
 // caller (StateFile) moves the file aside and starts afresh.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -51,6 +52,18 @@ struct InstanceRecord {
   double last_heartbeat = 0;  // wall stamp; only its changes matter to readers
   std::string nvim_version;
   bool released = false;  // suspended (VimSuspend): alive, but not a candidate for primary
+  // coordination.priority (SPEC §11): the election's first criterion, before
+  // seniority. Key `priority`, written only when not 0; absent reads as 0.
+  double priority = 0;
+  // Presence (SPEC §11 "Away", away.h). `last_input`: wall time of the last
+  // key, mouse or focus event its Neovim reported (its start until then);
+  // absent in records of older versions, which never count as away.
+  // `session_away`: the desktop session is idle or locked (logind).
+  // `returned`: wall time it last came back from away (0: never); its change
+  // rings the doorbell, so the primary re-evaluates the schedule at once.
+  std::optional<double> last_input = std::nullopt;
+  bool session_away = false;
+  double returned = 0;
 };
 
 // The primary's lease: the `primary` key of the original plugin. Exactly one
@@ -99,6 +112,23 @@ struct SyncResult {
   std::optional<int> new_messages = std::nullopt;
 };
 
+// The fleet's model of when mail arrives (sync.adaptive, SPEC §11; key
+// `arrivals`, beside the old keys): per hour of the week in local time
+// (0 = Monday 00:00-01:00), the messages the syncs fetched and the hours they
+// covered, both exponentially decayed. Updated by learn_arrivals()
+// (adaptive.h) at each sync's end; a malformed `arrivals` is dropped alone
+// (the model is rebuilt), not the whole file.
+struct ArrivalModel {
+  static constexpr int buckets = 168;
+  std::array<double, buckets> messages{};
+  std::array<double, buckets> hours{};
+  double through = 0;  // wall stamp: the start of the last sync the model accounted for
+  // Messages per hour over the span of the last sync it learned from, when
+  // that was far above what the hours predicted (a storm); else 0. Key
+  // `recent`, absent means 0.
+  double recent = 0;
+};
+
 struct State {
   double created = 0;
   double last_modified = 0;
@@ -108,6 +138,7 @@ struct State {
   std::map<std::string, InstanceRecord> instances;
   std::optional<SyncRecord> running_sync;
   std::optional<SyncResult> last_result;
+  std::optional<ArrivalModel> arrivals;
   // Keys this version does not know, each as its JSON text, written back as
   // they were.
   std::map<std::string, std::string> extra;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "coordinator/interval.h"
+
 namespace himalaya::coordinator {
 
 Status make_status(const StatusInputs& in, const Now& now) {
@@ -32,6 +34,8 @@ Status make_status(const StatusInputs& in, const Now& now) {
           Status::RunningSync{s.running_sync->instance_id, s.running_sync->started,
                               in.memory.running.peek(s.running_sync->started, now.wall, now.mono)};
     }
+    const IntervalChoice interval = choose_interval(s, t, now.wall);
+    st.interval = Status::Interval{interval.seconds, to_string(interval.reason)};
     st.last_result = s.last_result;
     for (const auto& [id, r] : s.instances) {
       Status::Instance i;

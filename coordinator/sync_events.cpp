@@ -92,6 +92,11 @@ DoorbellFacts doorbell_facts(const State& state) {
   if (state.last_result) {
     f.result.emplace(state.last_result->instance_id, state.last_result->started);
   }
+  for (const auto& [id, r] : state.instances) {
+    if (r.returned > 0 || r.session_away) {
+      f.presence.emplace(id, std::make_pair(r.returned, r.session_away));
+    }
+  }
   return f;
 }
 

@@ -25,6 +25,7 @@
 // write, and syncs run at least seconds apart.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -77,14 +78,17 @@ class SyncAnnouncer {
 };
 
 // The facts whose change rings the doorbell (watch.h): who holds the lease,
-// and which sync is running or last ended. Heartbeats change none of them, so
-// an idle fleet rings nothing.
+// and which sync is running or last ended, and each instance's presence
+// changes that matter now (away.h: its `returned` stamp, its session flag).
+// Heartbeats change none of them, so an idle fleet rings nothing.
 struct DoorbellFacts {
   std::optional<std::string> primary;
   std::optional<std::pair<std::string, double>> running;
   std::optional<std::pair<std::string, double>> result;
+  std::map<std::string, std::pair<double, bool>> presence;  // returned, session_away
   bool operator==(const DoorbellFacts& o) const {
-    return primary == o.primary && running == o.running && result == o.result;
+    return primary == o.primary && running == o.running && result == o.result &&
+           presence == o.presence;
   }
   bool operator!=(const DoorbellFacts& o) const { return !(*this == o); }
 };

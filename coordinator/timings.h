@@ -15,6 +15,17 @@ namespace himalaya::coordinator {
 // channel.
 inline constexpr double sync_kill_grace = 0.5;
 
+// sync.adaptive (SPEC §11): the interval from the fleet's arrival model
+// (coordinator/adaptive.h), between these bounds.
+struct AdaptiveTimings {
+  bool enabled = false;        // sync.adaptive.enabled
+  double min_interval = 120;   // sync.adaptive.min_interval
+  double max_interval = 3600;  // sync.adaptive.max_interval
+  // Seconds east of UTC: the model's hours of the week are local time. The
+  // host passes its own offset (taken at start), the simulator 0.
+  double utc_offset = 0;
+};
+
 struct Timings {
   double interval = 900;            // sync.interval: between automatic syncs
   double startup_delay = 2;         // sync.startup_delay: before the first one
@@ -25,6 +36,9 @@ struct Timings {
   double lock_timeout = 1.5;        // the bounded wait for the state file's lock
   double leave_lock_timeout = 0.3;  // the same, in all, once the instance is leaving
   double push_min_gap = 2;          // sync.push.min_gap: between push sync starts (SPEC §10)
+  AdaptiveTimings adaptive;         // sync.adaptive
+  double away_after = 900;          // sync.away.after: idle this long is away; 0: off (SPEC §11)
+  double away_interval = 3600;      // sync.away.interval: the interval while the fleet is away
 
   // A recorded running sync older than this is abandoned by the readers: its
   // owner would have killed it at sync_timeout, and its process would have

@@ -1,6 +1,10 @@
 #include "coordinator/transitions.h"
 
 #include <algorithm>
+#include <cmath>
+
+#include "coordinator/adaptive.h"
+#include "coordinator/interval.h"
 
 namespace himalaya::coordinator {
 
@@ -33,13 +37,46 @@ bool update_own_record(State& s, const Self& self, OwnRecord what, double wall) 
     s.instances.erase(mine);
     return true;
   }
-  if (what == OwnRecord::if_changed && mine != s.instances.end() &&
-      mine->second.released == self.released) {
-    return false;
+  if (what == OwnRecord::if_changed && mine != s.instances.end()) {
+    // Only what must be written now changes the state: a newer last_input
+    // alone waits for the next heartbeat.
+    InstanceRecord r = mine->second;
+    const bool presence_now =
+        self.presence && apply_presence(r, *self.presence, self.timings, wall);
+    if (r.released == self.released && !presence_now) {
+      return false;
+    }
+    r.released = self.released;
+    r.last_heartbeat = wall;
+    mine->second = std::move(r);
+    return true;
   }
-  s.instances[self.id()] = to_record(self.identity, wall, self.released);
+  InstanceRecord r = to_record(self.identity, wall, self.released);
+  if (mine != s.instances.end()) {
+    r.last_input = mine->second.last_input;
+    r.session_away = mine->second.session_away;
+    r.returned = mine->second.returned;
+  }
+  if (self.presence) {
+    apply_presence(r, *self.presence, self.timings, wall);
+  }
+  s.instances[self.id()] = std::move(r);
   return true;
 }
+
+namespace {
+
+// Every sync's end teaches the fleet's arrival model (adaptive.h), by whoever
+// records it. An instance with sync.adaptive off still keeps an existing
+// model current, so the fleet's model stays true when options differ; it
+// only creates none.
+void learn_from(State& s, const Self& self, const SyncResult& result) {
+  if (self.timings.adaptive.enabled || s.arrivals) {
+    learn_arrivals(s.arrivals, result, self.timings.adaptive.utc_offset);
+  }
+}
+
+}  // namespace
 
 bool settle_running_sync(State& s, Memory& m, const Self& self, const Now& now, Notes& notes) {
   // This instance's own sync is ended by its end record, with its real
@@ -67,6 +104,7 @@ bool settle_running_sync(State& s, Memory& m, const Self& self, const Now& now, 
   notes.push_back("sync by " + r.instance_id + " considered over: " + v.reason);
   s.last_result = SyncResult{r.instance_id, r.started, now.wall, v.outcome, v.reason, r.trigger};
   s.running_sync.reset();
+  learn_from(s, self, *s.last_result);
   return true;
 }
 
@@ -109,6 +147,7 @@ bool elect_and_apply(State& s, const Memory& m, const Self& self, const Now& now
   ctx.seen = &m.seen;
   ctx.now = now.mono;
   ctx.timings = self.timings;
+  ctx.succession = self.succession;
   decision = elect(s, ctx);
   if (!decision.lease_changed && decision.prune.empty()) {
     return false;
@@ -157,6 +196,7 @@ SyncContext schedule_context(const State& s, Memory& m, const Self& self, const 
   ctx.uptime = uptime.seconds;
   ctx.startup_pending = uptime.startup_pending;
   ctx.timings = self.timings;
+  ctx.timings.interval = choose_interval(s, self.timings, now.wall).seconds;
   return ctx;
 }
 
@@ -203,6 +243,7 @@ Grant grant_sync(State& s, Memory& m, const Self& self, SyncTrigger trigger, con
   s.running_sync->boot_id = self.identity.host.boot_id;
   s.last_sync_time = now.wall;
   s.last_sync_instance = self.id();
+  m.last_sync.restart(now.wall, now.boot);
   return grant;
 }
 
@@ -223,8 +264,34 @@ bool record_sync_end(State& s, const Self& self, const SyncResult& result) {
   if (!s.last_result || s.last_result->started <= result.started) {
     s.last_result = result;
   }
+  learn_from(s, self, result);
   return true;
 }
+
+namespace {
+
+std::string describe(const IntervalChoice& c) {
+  const std::string why = to_string(c.reason);
+  return std::to_string(static_cast<long long>(std::lround(c.seconds))) + " s" +
+         (why.empty() ? "" : " (" + why + ")");
+}
+
+// A note when the interval changes its reason or by a tenth or more (the
+// adaptive one moves a little at every look as the hour around now slides).
+std::string note_interval(Memory& m, const IntervalChoice& c) {
+  const std::optional<IntervalChoice>& was = m.interval_noted;
+  if (was && was->reason == c.reason && std::abs(c.seconds - was->seconds) < 0.1 * was->seconds) {
+    return "";
+  }
+  std::string note = "sync interval " + describe(c);
+  if (was) {
+    note += ", was " + describe(*was);
+  }
+  m.interval_noted = c;
+  return note;
+}
+
+}  // namespace
 
 Due next_due(Memory& m, const Self& self, bool primary, const Uptime& uptime, const Now& now) {
   Due due;
@@ -232,13 +299,15 @@ Due next_due(Memory& m, const Self& self, bool primary, const Uptime& uptime, co
     return due;
   }
   const State& view = *m.view;
+  due.interval_note = note_interval(m, choose_interval(view, self.timings, now.wall));
   if (!primary) {
     // A secondary never syncs automatically. At each fleet due time it notes
     // that decision, so every instance's log tells what it decided.
     if (view.last_sync_time > 0) {
       const double since = m.last_sync.peek(view.last_sync_time, now.wall, now.boot);
-      if (since < self.timings.interval) {
-        due.wait = self.timings.interval - since;
+      const double interval = choose_interval(view, self.timings, now.wall).seconds;
+      if (since < interval) {
+        due.wait = interval - since;
       } else {
         due.reason =
             "skipped as secondary: " + (view.primary ? view.primary->instance_id + " is primary"

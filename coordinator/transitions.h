@@ -24,8 +24,10 @@
 #include <utility>
 #include <vector>
 
+#include "coordinator/away.h"
 #include "coordinator/election.h"
 #include "coordinator/identity.h"
+#include "coordinator/interval.h"
 #include "coordinator/liveness.h"
 #include "coordinator/schedule.h"
 #include "coordinator/state.h"
@@ -62,6 +64,8 @@ struct Memory {
   // primary; cleared when this instance starts a sync, or stops being primary
   // (the new primary's watcher takes over).
   bool push_pending = false;
+  // The schedule's interval as last noted (debug mode notes each change).
+  std::optional<IntervalChoice> interval_noted;
 };
 
 // This instance's own sync while it runs.
@@ -78,6 +82,10 @@ struct Self {
   bool released = false;        // suspended: not a candidate for primary
   std::optional<OwnSync> sync;  // its sync, while one runs
   double last_started = 0;      // wall stamp of its last sync start (0: none)
+  Succession succession = Succession::senior;
+  // Its input and session (away.h); nullopt: not tracked, the record has no
+  // `last_input` and never counts as away.
+  std::optional<Presence> presence = std::nullopt;
   const std::string& id() const { return identity.instance_id; }
 };
 
@@ -88,7 +96,8 @@ struct Self {
 bool rebuild_from_view(State& s, const Memory& m, const Self& self, Notes& notes);
 
 enum class OwnRecord {
-  if_changed,  // written only when missing or its released flag differs
+  if_changed,  // written only when missing, its released flag differs, or its
+               // presence must be written now (apply_presence())
   refresh,     // a heartbeat: always re-stamped
   remove,      // leaving
 };
@@ -162,6 +171,7 @@ struct Due {
   std::string reason;
   bool startup_decided = false;
   SyncTrigger trigger = SyncTrigger::automatic;  // the sync that is due (automatic or push)
+  std::string interval_note;  // the interval changed (choose_interval): a debug note
 };
 Due next_due(Memory& m, const Self& self, bool primary, const Uptime& uptime, const Now& now);
 

@@ -6,6 +6,7 @@
 
 #include <boost/asio/post.hpp>
 #include <csignal>
+#include <ctime>
 #include <nlohmann/json.hpp>
 #include <utility>
 
@@ -16,6 +17,7 @@
 #include "host/protocol.h"
 #include "host/push_process.h"
 #include "host/push_status.h"
+#include "host/session_process.h"
 #include "host/status_report.h"
 #include "host/sync_runner.h"
 #include "rpc/session.h"
@@ -39,10 +41,23 @@ const char* trigger_name(SyncTrigger trigger) {
   return "automatic";
 }
 
+// Seconds east of UTC now (the TZ of the host's environment): the adaptive
+// model's hours of the week are local time. Taken once at start; a DST change
+// is picked up by the next Neovim start (an hour's shift in a weekly model).
+double local_utc_offset() {
+  const std::time_t now = std::time(nullptr);
+  std::tm local{};
+  if (::localtime_r(&now, &local) == nullptr) {
+    return 0;
+  }
+  return static_cast<double>(local.tm_gmtoff);
+}
+
 coordinator::Config coordinator_config(const HostConfig& config) {
   coordinator::Config c;
   c.state_file = config.state_file;
   c.timings = config.timings;
+  c.timings.adaptive.utc_offset = local_utc_offset();
   c.auto_sync = config.sync.auto_sync;
   c.enabled = config.sync.coordination.enabled;
   return c;
@@ -108,6 +123,18 @@ void App::start() {
   push_hooks.log = [this](const std::string& message) { log_->info("{}", message); };
   push_ =
       std::make_unique<PushProcess>(io_, std::move(push_options), clock_, std::move(push_hooks));
+  SessionWatch::Options desktop_options;
+  desktop_options.program = SessionWatch::default_program();
+  SessionWatch::Hooks desktop_hooks;
+  desktop_hooks.away_changed = [this](bool away) {
+    if (away != session_away_) {
+      session_away_ = away;
+      session_away(away);
+    }
+  };
+  desktop_hooks.log = [this](const std::string& message) { log_->info("{}", message); };
+  desktop_ =
+      std::make_unique<SessionWatch>(io_, std::move(desktop_options), std::move(desktop_hooks));
   bind_handlers();
   signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
     if (!ec) {
@@ -135,11 +162,13 @@ void App::start_coordinator() {
   coordinator::ProcProbe probe;
   coordinator::Identity identity = coordinator::make_identity(
       config_.nvim_pid, config_.nvim_version, *clock_, probe, config_.instance_id);
+  identity.priority = config_.sync.coordination.priority;
   coordinator::Events events;
   events.role_changed = [this](Role before, Role after) {
     tell(Level::info, std::string("role: ") + role_label(before) + " -> " + role_label(after));
     announce_role(after);
     follow_role_with_push(after);
+    follow_role_with_session(after);
   };
   events.sync_event = [this](const coordinator::SyncEvent& e) {
     fire_event(event_name(e), event_data(e));
@@ -154,6 +183,9 @@ void App::start_coordinator() {
   c.leaving = [this] { return stopping_ || stdin_hung_up(); };
   coordinator_ = std::make_unique<coordinator::Coordinator>(io_, std::move(c), std::move(identity),
                                                             clock_, std::move(events));
+  if (config_.timings.away_after > 0) {
+    coordinator_->input();  // Away (SPEC §11): Neovim's start counts as input
+  }
   coordinator_->start();
   // statusline()'s starting point, then this instance's first role: its role
   // changed from none (Uncoordinated, as without a host) to this one.
@@ -162,6 +194,7 @@ void App::start_coordinator() {
   }
   announce_role(coordinator_->role());
   follow_role_with_push(coordinator_->role());
+  follow_role_with_session(coordinator_->role());
 }
 
 void App::follow_role_with_push(Role role) {
@@ -172,6 +205,17 @@ void App::follow_role_with_push(Role role) {
     push_->start();
   } else {
     push_->stop("not the primary");
+  }
+}
+
+void App::follow_role_with_session(Role role) {
+  if (stopping_) {
+    return;
+  }
+  if (role == Role::primary) {
+    desktop_->start();
+  } else {
+    desktop_->stop("not the primary");
   }
 }
 
@@ -243,8 +287,26 @@ void App::bind_handlers() {
       log_->warn("push_check: expected [token]");
     }
   });
-  session_->on_notification(method::focus_gained,
-                            [this](const msgpack::object&) { log_->debug("focus gained"); });
+  // Away (SPEC §11): keys and mouse (throttled on the Lua side), FocusGained
+  // and FocusLost.
+  session_->on_notification(method::focus_gained, [this](const msgpack::object&) {
+    log_->debug("focus gained");
+    if (coordinator_ && !stopping_) {
+      coordinator_->input();
+    }
+  });
+  session_->on_notification(method::input, [this](const msgpack::object&) {
+    if (coordinator_ && !stopping_) {
+      coordinator_->input();
+    }
+  });
+}
+
+void App::session_away(bool away) {
+  log_->info("desktop session {}", away ? "idle or locked" : "active");
+  if (coordinator_ && !stopping_) {
+    coordinator_->session_away(away);
+  }
 }
 
 void App::run_sync(SyncTrigger trigger) {
@@ -344,6 +406,7 @@ nlohmann::json App::status_value() const {
     value["lines"].push_back(line);
   }
   value["push"] = push_json(push, now);
+  value["desktop_session"] = session_json(desktop_->facts());
   return value;
 }
 
@@ -367,6 +430,9 @@ void App::shutdown(const std::string& why) {
 void App::finish_shutdown() {
   if (push_) {
     push_->stop("the host is leaving");
+  }
+  if (desktop_) {
+    desktop_->stop("the host is leaving");
   }
   if (coordinator_) {
     coordinator_->stop();  // hands the primary role over at once

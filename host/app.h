@@ -39,6 +39,7 @@ class Neovim;
 class SyncRunner;
 class NewMailCounter;
 class PushProcess;
+class SessionWatch;
 struct SyncRun;
 enum class Level;
 
@@ -53,6 +54,12 @@ class App {
   void start();
 
  private:
+  // Away (SPEC §11): the desktop session turned idle or locked (true) or
+  // active again (false), as SessionWatch reports it (false once when its
+  // reader stops: the primary alone reads logind); into this instance's
+  // record, whose flag covers every instance on this machine (away.h).
+  void session_away(bool away);
+
   void bind_handlers();
   void start_coordinator();
   void run_sync(coordinator::SyncTrigger trigger);
@@ -62,6 +69,8 @@ class App {
   void announce_role(coordinator::Role role);
   // SPEC §10: only the primary holds the IDLE connections.
   void follow_role_with_push(coordinator::Role role);
+  // SPEC §11 away: only the primary reads the desktop session (its own process).
+  void follow_role_with_session(coordinator::Role role);
   void start_push_check(std::int64_t token);
   void fire_event(const char* name, const nlohmann::json& data);
   void tell(Level level, const std::string& message);  // log, and show it in debug mode
@@ -80,6 +89,9 @@ class App {
   std::unique_ptr<SyncRunner> runner_;
   std::unique_ptr<NewMailCounter> new_mail_;
   std::unique_ptr<PushProcess> push_;
+  // SPEC §11 away: logind's IdleHint/LockedHint, read by himalaya-coord-session.
+  std::unique_ptr<SessionWatch> desktop_;
+  bool session_away_ = false;                 // the last value session_away() was given
   std::string last_failure_shown_;            // SPEC §6: a repeated failure is shown once
   std::string role_shown_ = "Uncoordinated";  // the role the last RoleChanged announced
   bool stopping_ = false;

@@ -1,5 +1,6 @@
 #include "host/config.h"
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
@@ -103,6 +104,31 @@ void read_push(const json& sync, HostConfig& config) {
   read_duration(push, "sync.push", "min_gap", config.timings.push_min_gap, /*allow_zero=*/true);
 }
 
+void read_adaptive(const json& sync, HostConfig& config) {
+  const json& adaptive = read_object(sync, "sync", "adaptive");
+  coordinator::AdaptiveTimings& a = config.timings.adaptive;
+  read_bool(adaptive, "sync.adaptive", "enabled", a.enabled);
+  read_duration(adaptive, "sync.adaptive", "min_interval", a.min_interval);
+  read_duration(adaptive, "sync.adaptive", "max_interval", a.max_interval);
+  if (a.min_interval > a.max_interval) {
+    throw ConfigError("sync.adaptive.min_interval: must be at most sync.adaptive.max_interval");
+  }
+}
+
+// sync.away (SPEC §11): `after` is seconds or false (off: Timings::away_after 0).
+void read_away(const json& sync, HostConfig& config) {
+  const json& away = read_object(sync, "sync", "away");
+  if (const json* v = find(away, "after"); v != nullptr && v->is_boolean()) {
+    if (v->get<bool>()) {
+      throw ConfigError("sync.away.after: expected a number of seconds or false");
+    }
+    config.timings.away_after = 0;
+  } else {
+    read_duration(away, "sync.away", "after", config.timings.away_after);
+  }
+  read_duration(away, "sync.away", "interval", config.timings.away_interval);
+}
+
 HostConfig parse(const json& root) {
   if (!root.is_object()) {
     throw ConfigError("config: expected a JSON object");
@@ -156,6 +182,12 @@ HostConfig parse(const json& root) {
   const json& coord = read_object(sync, "sync", "coordination");
   CoordinationConfig& c = s.coordination;
   read_bool(coord, "sync.coordination", "enabled", c.enabled);
+  if (const json* v = find(coord, "priority")) {
+    if (!v->is_number() || !std::isfinite(v->get<double>()) || std::abs(v->get<double>()) > 1e9) {
+      throw ConfigError("sync.coordination.priority: expected a number");
+    }
+    c.priority = v->get<double>();
+  }
   coordinator::Timings& t = config.timings;
   read_duration(coord, "sync.coordination", "heartbeat_interval", t.heartbeat_interval);
   read_duration(coord, "sync.coordination", "takeover_threshold", t.takeover_threshold);
@@ -166,6 +198,8 @@ HostConfig parse(const json& root) {
         "sync.coordination.takeover_threshold");
   }
   read_push(sync, config);
+  read_adaptive(sync, config);
+  read_away(sync, config);
   return config;
 }
 

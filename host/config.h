@@ -19,6 +19,7 @@ namespace himalaya::host {
 
 struct CoordinationConfig {
   bool enabled = true;
+  double priority = 0;  // SPEC §11: the succession's first criterion
 };
 
 // sync.push (SPEC §10); its min_gap is Timings::push_min_gap.
@@ -47,7 +48,8 @@ struct HostConfig {
   std::filesystem::path state_file;
   std::filesystem::path log_file;
   SyncConfig sync;
-  // sync.interval, sync.startup_delay, sync.timeout, sync.push.min_gap and
+  // sync.interval, sync.startup_delay, sync.timeout, sync.push.min_gap,
+  // sync.away (after: 0 when false) and
   // the durations of sync.coordination.
   coordinator::Timings timings;
 };

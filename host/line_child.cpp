@@ -11,12 +11,20 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <filesystem>
 #include <utility>
 
 #include "common/unique_fd.h"
 #include "host/spawn.h"
 
 namespace himalaya::host {
+
+std::string sibling_program(const std::string& name) {
+  std::error_code ec;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? name : (self.parent_path() / name).string();
+}
+
 namespace {
 
 namespace asio = boost::asio;

@@ -1,7 +1,8 @@
 // A helper process the host talks to in lines: it is given one line on its
 // stdin, which then stays open until close_input(); what it prints on stdout
 // comes back line by line; its exit is reported once, after its output.
-// The push watcher process (push_process.h) is the one user.
+// The push watcher process (push_process.h) and the desktop-session reader
+// (session_process.h) use it.
 //
 // What it promises:
 // - Nothing blocks the io_context: output is read and the exit awaited
@@ -27,6 +28,11 @@ class io_context;
 }
 
 namespace himalaya::host {
+
+// The path of the program `name` in this executable's directory (where the
+// build and the install put the host's helper programs), or `name` alone,
+// for PATH, when /proc/self/exe cannot be read.
+std::string sibling_program(const std::string& name);
 
 class LineChild {
  public:

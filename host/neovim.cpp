@@ -77,10 +77,9 @@ void Neovim::register_definitions(std::function<void(const rpc::Error*)> done) {
   using StringMap = std::map<std::string, std::string>;
   const std::string chan = std::to_string(channel_);
   const std::map<std::string, const char*> autocmds{
-      {"VimLeavePre", method::vim_leave_pre},
-      {"VimSuspend", method::vim_suspend},
-      {"VimResume", method::vim_resume},
-      {"FocusGained", method::focus_gained},
+      {"VimLeavePre", method::vim_leave_pre}, {"VimSuspend", method::vim_suspend},
+      {"VimResume", method::vim_resume},      {"FocusGained", method::focus_gained},
+      {"FocusLost", method::input},
   };
   const std::map<std::string, std::string> commands{
       {user_command::status, "lua require('himalaya_coord').open_status()"},

@@ -20,6 +20,8 @@ inline constexpr const char* vim_leave_pre = "vim_leave_pre";
 inline constexpr const char* vim_suspend = "vim_suspend";
 inline constexpr const char* vim_resume = "vim_resume";
 inline constexpr const char* focus_gained = "focus_gained";
+// Away (SPEC §11): a key or mouse event (throttled), or FocusLost.
+inline constexpr const char* input = "input";
 // [token]: one login to the first account, an IDLE check, then lua_fn::deliver
 // (SPEC §10; the result's keys are in host/push_check.h).
 inline constexpr const char* push_check = "push_check";
@@ -69,6 +71,7 @@ inline constexpr ProtocolName protocol_names[] = {
     {"method", "vim_resume", method::vim_resume},
     {"method", "focus_gained", method::focus_gained},
     {"method", "push_check", method::push_check},
+    {"method", "input", method::input},
     {"lua_fn", "host_ready", lua_fn::host_ready},
     {"lua_fn", "deliver", lua_fn::deliver},
     {"lua_fn", "notify", lua_fn::notify},

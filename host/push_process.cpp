@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <array>
 #include <boost/asio/post.hpp>
-#include <filesystem>
 #include <utility>
 
 #include "host/line_child.h"
@@ -47,11 +46,7 @@ PushProcess::~PushProcess() {
 }
 
 std::string PushProcess::default_program() {
-  std::error_code ec;
-  std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return (ec ? std::filesystem::path("himalaya-coord-push")
-             : self.parent_path() / "himalaya-coord-push")
-      .string();
+  return sibling_program("himalaya-coord-push");
 }
 
 void PushProcess::start() {

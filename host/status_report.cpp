@@ -87,6 +87,11 @@ std::vector<std::string> render_status(const Status& status, double now) {
   } else {
     lines.emplace_back("  Cooldown: Ready");
   }
+  if (status.interval) {
+    const std::string& why = status.interval->reason;
+    lines.push_back("  Interval: " + format_duration(status.interval->seconds) +
+                    (why.empty() ? "" : " (" + why + ")"));
+  }
   if (status.running_sync) {
     lines.push_back("  Running: a sync by " + status.running_sync->instance_id);
   }
@@ -132,6 +137,11 @@ nlohmann::json status_json(const Status& status, double now) {
                           {"age", status.last_sync->age}};
   }
   value["cooldown_remaining"] = status.cooldown_remaining;
+  if (status.interval) {
+    value["interval"] = {
+        {"seconds", status.interval->seconds},
+        {"reason", status.interval->reason.empty() ? "fixed" : status.interval->reason}};
+  }
   if (status.running_sync) {
     value["running_sync"] = status.running_sync->instance_id;
   }

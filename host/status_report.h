@@ -21,7 +21,8 @@ namespace himalaya::host {
 // rounded down, singular for 1. Negative input reads as 0 seconds.
 std::string format_duration(double seconds);
 
-// The SPEC §4 sections, then "## Instances" (live instances) and
+// The SPEC §4 sections (## Sync History ends with "Interval: 15 minutes",
+// and the policy that chose it in brackets, SPEC §11), then "## Instances" (live instances) and
 // "## Last Result" when those facts are known. `now` is the wall clock when
 // `status` was taken: the last result's age is counted from its end stamp.
 std::vector<std::string> render_status(const coordinator::Status& status, double now);
@@ -35,6 +36,7 @@ std::vector<std::string> render_status_before_start(const std::string& instance_
 //   primary      {instance_id, pid, heartbeat_age, active}          absent: none
 //   last_sync    {instance_id, age}                                 absent: never
 //   cooldown_remaining                                              0: Ready
+//   interval     {seconds, reason: fixed | away | adaptive}         absent: no state yet
 //   running_sync the instance id running a sync                     absent: none
 //   last_result  {outcome, age, instance_id, message}               absent: none
 //   instances    [{instance_id, role, hostname, pid, heartbeat_age}]

@@ -13,7 +13,9 @@
 #     the schedule goes on: still one login per interval, with two Neovims;
 #   - push (SPEC §10): three fresh Neovims with push on and the default
 #     interval of 900 s; Dovecot shows one IDLE connection for the three, and
-#     a delivered message is in the local Maildir well under a second later.
+#     a delivered message is in the local Maildir well under a second later;
+#   - the schedule policies (SPEC §11: priority election, away, adaptive),
+#     each beside its baseline, on the simulator.
 # Intervals are scaled down (SPEC §3 allows fractional seconds). Everything
 # lives in a temporary directory that is removed at the end, with Dovecot and
 # the Neovims stopped, even after Ctrl-C or an error; the user's own Neovim
@@ -387,6 +389,26 @@ if [ -x "$build/sim/coord-sim" ]; then
     echo "== coord-sim --seed 1 --instances 20 --days 7 $push (a simulated week, in seconds)"
     started=$(now_ms)
     "$build/sim/coord-sim" --seed 1 --instances 20 --days 7 ${push:+"$push"} | sed 's/^/   | /'
+    echo "   ($(secs $(($(now_ms) - started))) s)"
+  done
+fi
+# The schedule policies of SPEC §11, each beside its baseline on the same
+# simulated workload: priority election (who succeeds a primary) against
+# first-come succession, sync.away on and off for users away nights and
+# weekends, and sync.adaptive against the fixed interval at the same number
+# of syncs on bursty mail.
+if [ -x "$build/sim/coord-sim" ]; then
+  schedules=(
+    "--compare-succession --seeds 5 --days 7 --instances 8 --no-faults --manual-per-day 0"
+    "--away --instances 3 --days 7 --no-churn --no-faults --manual-per-day 0"
+    "--compare-adaptive --mail bursty --days 21 --warmup 14 --no-churn --no-faults --manual-per-day 0 --instances 2"
+  )
+  for args in "${schedules[@]}"; do
+    echo
+    echo "== coord-sim $args"
+    started=$(now_ms)
+    # shellcheck disable=SC2086 # the options are words
+    "$build/sim/coord-sim" $args | sed 's/^/   | /'
     echo "   ($(secs $(($(now_ms) - started))) s)"
   done
 fi

@@ -15,6 +15,7 @@ packages=(
   build-essential cmake pkg-config
   libmsgpack-cxx-dev libboost-dev nlohmann-json3-dev
   libspdlog-dev libgtest-dev libssl-dev
+  libsystemd-dev 'dbus-daemon|dbus'
   neovim isync dovecot-imapd openssl
   procps util-linux python3
   faketime

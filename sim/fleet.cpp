@@ -35,8 +35,21 @@ struct Editor {
 class FleetSim {
  public:
   explicit FleetSim(const Options& o)
-      : o_(o), t_(o.timings), rng_(o.seed), end_(world_.mono() + o.days * day) {
+      : o_(o),
+        t_(o.timings),
+        rng_(o.seed),
+        start_(world_.mono()),
+        end_(start_ + o.days * day),
+        measure_from_(world_.boot() + o.warmup_days * day),
+        trace_origin_(world_.wall() - world_.mono()),
+        mail_source_(o.mail, o.mail_per_hour, o.seed, world_.wall(), o.days) {
     editors_.resize(static_cast<std::size_t>(std::max(0, o.instances)));
+    if (o.wake_jitter > 0) {
+      world_.set_wake_jitter(o.wake_jitter, o.seed ^ 0x5eedULL);
+    }
+    if (o.users) {
+      users_.emplace(o.seed, hc::Timings{}.away_after, t_.interval);
+    }
   }
 
   Report run() {
@@ -53,6 +66,9 @@ class FleetSim {
     }
     if (o_.manual_per_day > 0 && !editors_.empty()) {
       schedule_manual();
+    }
+    if (users_) {
+      schedule_input();
     }
     schedule_check();
     world_.run_until(end_);
@@ -99,12 +115,19 @@ class FleetSim {
     hc::Config config;
     config.state_file = "sim";
     config.timings = t_;
+    config.succession = o_.succession;
     hc::Events events;
     events.sync_due = [this, slot](SyncTrigger trigger) { start_sync(slot, trigger); };
+    if (o_.trace != nullptr) {
+      events.debug = [this, slot](const std::string& note) {
+        trace(editors_[slot].id + " debug: " + note);
+      };
+    }
     events.role_changed = [this, slot](Role before, Role after) {
       trace(editors_[slot].id + " role " + hc::to_string(before) + " -> " + hc::to_string(after));
       if (after == Role::primary) {
         ++report_.role_changes;
+        report_.lone_primaries += open_count() == 1 ? 1 : 0;
       }
       // Push: only the primary holds the IDLE connection; a new primary
       // connects at once (TCP, TLS, LOGIN, EXAMINE, IDLE: a few round trips).
@@ -114,6 +137,9 @@ class FleetSim {
     e.coordinator = std::make_unique<hc::Coordinator>(world_.environment(e.pid), std::move(config),
                                                       std::move(id), std::move(events));
     trace(e.id + " opened");
+    if (o_.users && t_.away_after > 0) {
+      e.coordinator->input();  // as the host does: the start counts as input
+    }
     e.coordinator->start();
     if (o_.churn) {
       const double life =
@@ -181,6 +207,10 @@ class FleetSim {
       return;
     }
     note_start();
+    if (users_) {
+      users_->sync_started(world_.mono() - start_,
+                           trigger == SyncTrigger::automatic && coordinated);
+    }
     e.sync_pid = world_.spawn();
     e.sync_trigger = trigger;
     e.sync_coordinated = coordinated;
@@ -212,6 +242,7 @@ class FleetSim {
       }
     } else if (trigger == SyncTrigger::automatic) {
       ++report_.automatic_syncs;
+      report_.measured_automatic_syncs += now >= measure_from_ ? 1 : 0;
       if (!s.primary || s.primary->instance_id != e.id) {
         violation("automatic sync granted to " + e.id + ", which does not hold the lease");
       }
@@ -244,7 +275,9 @@ class FleetSim {
     uncovered_ = false;
     for (double arrival : mail_) {
       fetching_.push_back(arrival);
-      report_.mail_start_delays.push_back(world_.boot() - arrival);
+      if (arrival >= measure_from_) {
+        report_.mail_start_delays.push_back(world_.boot() - arrival);
+      }
     }
     mail_.clear();
   }
@@ -256,8 +289,11 @@ class FleetSim {
     world_.exit(sync_pid);
     running_.erase(std::remove(running_.begin(), running_.end(), sync_pid), running_.end());
     for (double arrival : fetching_) {
-      report_.mail_delays.push_back(world_.boot() - arrival);
+      if (arrival >= measure_from_) {
+        report_.mail_delays.push_back(world_.boot() - arrival);
+      }
     }
+    const int fetched = static_cast<int>(fetching_.size());
     fetching_.clear();
     Editor& e = editors_[slot];
     if (e.sync_pid != sync_pid) {
@@ -265,12 +301,13 @@ class FleetSim {
     }
     // The host hears of the exit (SIGCHLD) and records the end: not while
     // it is stopped.
-    world_.at(world_.mono() + 0.005, e.pid, [this, slot, sync_pid] {
+    // The host counts the messages the sync added (host/new_mail.cpp).
+    world_.at(world_.mono() + 0.005, e.pid, [this, slot, sync_pid, fetched] {
       Editor& ed = editors_[slot];
       if (ed.sync_pid == sync_pid) {
         ed.sync_pid = 0;
         trace(ed.id + " sync ended");
-        ed.coordinator->end_sync(hc::SyncOutcome::ok, "");
+        ed.coordinator->end_sync(hc::SyncOutcome::ok, "", fetched);
       }
     });
   }
@@ -291,7 +328,12 @@ class FleetSim {
   }
 
   void schedule_mail() {
-    world_.at(world_.mono() + rng_.exponential(3600 / o_.mail_per_hour), 0, [this] {
+    // Traces of their own run on the wall clock as it started (a wall-clock
+    // jump does not move the mail): mono + trace_origin_.
+    const double at = o_.mail == MailTrace::poisson
+                          ? world_.mono() + rng_.exponential(3600 / o_.mail_per_hour)
+                          : mail_source_.next(world_.mono() + trace_origin_) - trace_origin_;
+    world_.at(at, 0, [this] {
       mail_.push_back(world_.boot());
       push_notify();
       schedule_mail();
@@ -312,6 +354,29 @@ class FleetSim {
         });
       }
     }
+  }
+
+  // Users (sim/users.h): each input goes to some open editor, which reports
+  // it (if away is on) as its host would.
+  void schedule_input() {
+    const double next = users_->next_input(world_.mono() - start_);
+    world_.at(start_ + next, 0, [this] {
+      std::optional<double> last;
+      if (last_start_) {
+        last = *last_start_ - start_;
+      }
+      users_->input(world_.mono() - start_, last);
+      auto slot = random_open();
+      if (slot && t_.away_after > 0) {
+        trace(editors_[*slot].id + " input");
+        world_.at(world_.mono(), editors_[*slot].pid, [this, s = *slot] {
+          if (editors_[s].coordinator) {
+            editors_[s].coordinator->input();
+          }
+        });
+      }
+      schedule_input();
+    });
   }
 
   void schedule_manual() {
@@ -419,7 +484,24 @@ class FleetSim {
     report_.writes = world_.writes();
     // Nothing wrong, and no manual or push sync moving the schedule (either
     // starts a new interval, SPEC §5): one automatic sync per interval.
-    if (!o_.churn && !o_.faults && o_.manual_per_day == 0 && !o_.push && !editors_.empty()) {
+    if (users_) {
+      users_->finish(world_.mono() - start_);
+      report_.users = users_->report();
+    }
+    // Adaptive (SPEC §11), nothing wrong: the interval never exceeds its
+    // bound, so no gap between syncs does (plus a heartbeat: the due timer
+    // is re-armed at each one as the interval changes).
+    if (!o_.churn && !o_.faults && t_.adaptive.enabled && !editors_.empty()) {
+      const double bound = std::max({t_.adaptive.max_interval, t_.interval, t_.sync_cooldown}) +
+                           t_.heartbeat_interval + 1;
+      if (report_.longest_gap > bound) {
+        violation("adaptive: " + std::to_string(report_.longest_gap) +
+                  " s between syncs, above its bound of " + std::to_string(bound) + " s");
+      }
+    }
+    const bool away = o_.users && t_.away_after > 0;  // the interval changes
+    if (!o_.churn && !o_.faults && o_.manual_per_day == 0 && !o_.push && !away &&
+        !editors_.empty() && !t_.adaptive.enabled) {
       const double expected = report_.expected_syncs;
       const double got = static_cast<double>(report_.automatic_syncs);
       if (std::abs(got - expected) > 1) {
@@ -434,7 +516,12 @@ class FleetSim {
   hc::Timings t_;
   Rng rng_;
   World world_;
+  double start_;
   double end_;
+  double measure_from_;  // boottime: the end of the warm-up
+  double trace_origin_;  // wall - mono at the start
+  MailSource mail_source_;
+  std::optional<Users> users_;
   std::vector<Editor> editors_;
   Report report_;
 

@@ -2,18 +2,36 @@
 //
 //   coord-sim [--seed S] [--instances N] [--days D] [--no-churn] [--no-faults]
 //             [--mail-per-hour R] [--manual-per-day R] [--push] [--trace]
-//             [--seeds K]
+//             [--seeds K] [--mail poisson|flat|bursty] [--interval S]
+//             [--adaptive] [--min-interval S] [--max-interval S] [--warmup D]
+//             [--compare-adaptive] [--first-come] [--wake-jitter S]
+//             [--compare-succession]
+//             [--users] [--away-off] [--away]
 //
+// --users: users type at work and are away nights and weekends (sim/users.h);
+// --away-off: with sync.away.after = false. --away: the same run with away on
+// and off, one row each (syncs per week, in away time, catch-up delays).
 // Prints the report (sim/fleet.h) and exits 1 if an invariant broke, with the
 // command that replays the failing run. --seeds K runs seeds S..S+K-1 and
 // prints one line per failing seed and a summary. --trace prints every event
-// (the same seed and options give the same bytes).
+// (the same seed and options give the same bytes). --adaptive turns
+// sync.adaptive on; --compare-adaptive runs it and then the fixed interval at
+// the same number of automatic syncs (sim/compare.h), for each seed, and
+// prints both rows (with several seeds, also the medians). --first-come runs
+// the baseline succession rule (election.h); --wake-jitter S makes each
+// editor wake up to S seconds after the state file's doorbell or a watched
+// exit (World::set_wake_jitter); --compare-succession runs K seeds (--seeds,
+// default 10) under both rules and prints role changes per day.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <string>
+#include <vector>
 
+#include "sim/compare.h"
 #include "sim/fleet.h"
+#include "sim/succession.h"
 
 namespace {
 
@@ -21,7 +39,10 @@ int usage(const char* why) {
   std::cerr << "coord-sim: " << why << "\n"
             << "usage: coord-sim [--seed S] [--instances N] [--days D] [--no-churn] "
                "[--no-faults] [--mail-per-hour R] [--manual-per-day R] [--push] [--trace] "
-               "[--seeds K]\n";
+               "[--seeds K] [--mail poisson|flat|bursty] [--interval S] [--adaptive] "
+               "[--min-interval S] [--max-interval S] [--warmup D] [--compare-adaptive] "
+               "[--first-come] [--wake-jitter S] [--compare-succession] "
+               "[--users] [--away-off] [--away]\n";
   return 2;
 }
 
@@ -31,12 +52,39 @@ bool number(const char* text, double& out) {
   return end != text && *end == '\0' && out >= 0;
 }
 
+// --compare-adaptive: each seed's two rows; with several seeds, the medians.
+int compare_seeds(himalaya::sim::Options o, int seeds) {
+  using himalaya::sim::Comparison;
+  std::vector<double> ratios;
+  std::vector<double> ratios_p95;
+  bool broken = false;
+  const std::uint64_t first = o.seed;
+  for (int k = 0; k < seeds; ++k) {
+    o.seed = first + static_cast<std::uint64_t>(k);
+    const Comparison c = himalaya::sim::compare_adaptive(o);
+    himalaya::sim::print_comparison(std::cout, o, c);
+    broken = broken || !c.adaptive.violations.empty() || !c.fixed.violations.empty();
+    if (c.fixed.mean_start > 0 && c.fixed.p95_start > 0) {
+      ratios.push_back(c.adaptive.mean_start / c.fixed.mean_start);
+      ratios_p95.push_back(c.adaptive.p95_start / c.fixed.p95_start);
+    }
+  }
+  if (seeds > 1 && !ratios.empty()) {
+    std::printf("median over %d seeds, adaptive / fixed: mean delay %.2f, p95 delay %.2f\n", seeds,
+                himalaya::sim::percentile(ratios, 0.5), himalaya::sim::percentile(ratios_p95, 0.5));
+  }
+  return broken ? 1 : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   himalaya::sim::Options o;
   double seeds = 1;
   bool trace = false;
+  bool compare = false;
+  bool compare_rules = false;
+  bool compare_away = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     double v = 0;
@@ -53,12 +101,39 @@ int main(int argc, char** argv) {
       o.manual_per_day = v;
     } else if (arg == "--seeds" && value() && v >= 1) {
       seeds = v;
+    } else if (arg == "--mail" && i + 1 < argc && himalaya::sim::mail_trace_from(argv[i + 1])) {
+      o.mail = *himalaya::sim::mail_trace_from(argv[++i]);
+    } else if (arg == "--interval" && value() && v > 0) {
+      o.timings.interval = v;
+    } else if (arg == "--min-interval" && value() && v > 0) {
+      o.timings.adaptive.min_interval = v;
+    } else if (arg == "--max-interval" && value() && v > 0) {
+      o.timings.adaptive.max_interval = v;
+    } else if (arg == "--warmup" && value()) {
+      o.warmup_days = v;
+    } else if (arg == "--adaptive") {
+      o.timings.adaptive.enabled = true;
+    } else if (arg == "--compare-adaptive") {
+      compare = true;
     } else if (arg == "--no-churn") {
       o.churn = false;
     } else if (arg == "--no-faults") {
       o.faults = false;
     } else if (arg == "--push") {
       o.push = true;
+    } else if (arg == "--wake-jitter" && value()) {
+      o.wake_jitter = v;
+    } else if (arg == "--first-come") {
+      o.succession = himalaya::coordinator::Succession::first_come;
+    } else if (arg == "--compare-succession") {
+      compare_rules = true;
+    } else if (arg == "--users") {
+      o.users = true;
+    } else if (arg == "--away-off") {
+      o.timings.away_after = 0;
+    } else if (arg == "--away") {
+      o.users = true;
+      compare_away = true;
     } else if (arg == "--trace") {
       trace = true;
     } else {
@@ -67,6 +142,29 @@ int main(int argc, char** argv) {
   }
   if (trace) {
     o.trace = &std::cout;
+  }
+  if (compare_away) {
+    int failed = 0;
+    for (double after : {o.timings.away_after > 0 ? o.timings.away_after : 900.0, 0.0}) {
+      o.timings.away_after = after;
+      const auto report = himalaya::sim::simulate(o);
+      std::cout << himalaya::sim::away_row(o, report) << '\n';
+      for (const std::string& v : report.violations) {
+        ++failed;
+        std::cout << "VIOLATION " << v << '\n';
+      }
+    }
+    return failed == 0 ? 0 : 1;
+  }
+  if (o.warmup_days >= o.days) {
+    return usage("--warmup must be shorter than --days");
+  }
+  if (compare) {
+    return compare_seeds(o, static_cast<int>(seeds));
+  }
+  if (compare_rules) {
+    const int runs = seeds > 1 ? static_cast<int>(seeds) : 10;
+    return himalaya::sim::compare_succession(std::cout, o, runs) ? 0 : 1;
   }
   if (seeds == 1) {
     const auto report = himalaya::sim::simulate(o);

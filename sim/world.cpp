@@ -223,7 +223,7 @@ void World::exit(int pid) {
     auto& [owner, watch] = it->second;
     if (*watch.first) {
       Handle h = watch.first;
-      at(mono_, owner, [h, fn = watch.second] {
+      at(mono_ + wake_delay(), owner, [h, fn = watch.second] {
         if (*h) {
           *h = false;
           fn();
@@ -318,11 +318,20 @@ void World::stall_lock(int holder, double seconds, double lock_timeout) {
   stall_fails_waiters_ = seconds > lock_timeout;
 }
 
+void World::set_wake_jitter(double seconds, std::uint64_t seed) {
+  wake_jitter_ = seconds;
+  wake_rng_ = Rng(seed);
+}
+
+double World::wake_delay() {
+  return wake_jitter_ > 0 ? wake_rng_.uniform(0, wake_jitter_) : 0;
+}
+
 void World::ring_doorbell() {
   for (auto& [owner, ring] : doorbell_) {
     if (*ring.first) {
       Handle h = ring.first;
-      at(mono_, owner, [h, fn = ring.second] {
+      at(mono_ + wake_delay(), owner, [h, fn = ring.second] {
         if (*h) {
           fn();
         }

@@ -35,6 +35,7 @@
 
 #include "coordinator/environment.h"
 #include "coordinator/state.h"
+#include "sim/rng.h"
 
 namespace himalaya::sim {
 
@@ -93,6 +94,12 @@ class World {
   Handle watch_doorbell(int owner, std::function<void()> on_ring);
   // Rings it for every watcher (update() does, for its own writes).
   void ring_doorbell();
+  // From now on each watcher (of the doorbell, or of a process's exit) wakes
+  // up to `seconds` after the ring or the exit (uniform,
+  // from its own stream of `seed`), instead of all at once in the order they
+  // started watching: then who looks first after a change is random, as it
+  // is for real processes. Off (0) by default.
+  void set_wake_jitter(double seconds, std::uint64_t seed);
   std::uint64_t writes() const { return writes_; }
 
   // An Environment for the host process `pid`.
@@ -108,6 +115,7 @@ class World {
     bool operator>(const Event& o) const { return at != o.at ? at > o.at : seq > o.seq; }
   };
   void dispatch(Event& e);
+  double wake_delay();  // of one watcher, after a ring or an exit
 
   double mono_ = 1000;
   double boot_offset_ = 0;
@@ -128,6 +136,8 @@ class World {
   double stall_until_ = 0;
   bool stall_fails_waiters_ = false;
   std::vector<std::pair<int, std::pair<Handle, std::function<void()>>>> doorbell_;
+  double wake_jitter_ = 0;
+  Rng wake_rng_{0};
 };
 
 }  // namespace himalaya::sim

@@ -34,6 +34,7 @@ local schema = {
           { key = 'heartbeat_interval', kind = 'seconds', default = 30 },
           { key = 'takeover_threshold', kind = 'seconds', default = 60 },
           { key = 'sync_cooldown', kind = 'seconds', default = 300 },
+          { key = 'priority', kind = 'number', default = 0 },
         },
       },
       {
@@ -44,6 +45,23 @@ local schema = {
           { key = 'mbsyncrc', kind = 'path?' },
           { key = 'mailboxes', kind = 'names', default = { 'INBOX' } },
           { key = 'min_gap', kind = 'seconds', default = 2, zero_ok = true },
+        },
+      },
+      {
+        key = 'adaptive',
+        kind = 'table',
+        fields = {
+          { key = 'enabled', kind = 'boolean', default = false },
+          { key = 'min_interval', kind = 'seconds', default = 120 },
+          { key = 'max_interval', kind = 'seconds', default = 3600 },
+        },
+      },
+      {
+        key = 'away',
+        kind = 'table',
+        fields = {
+          { key = 'after', kind = 'seconds_or_false', default = 900 },
+          { key = 'interval', kind = 'seconds', default = 3600 },
         },
       },
     },
@@ -128,6 +146,15 @@ end
 
 local function check_value(field, value)
   local kind = field.kind
+  if kind == 'seconds_or_false' then
+    if value == false then
+      return nil
+    end
+    if type(value) ~= 'number' then
+      return 'expected a number of seconds or false, got ' .. tostring(value)
+    end
+    kind = 'seconds'
+  end
   if kind == 'auto_or_boolean' then
     if value ~= 'auto' and type(value) ~= 'boolean' then
       local shown = type(value) == 'string' and string.format('%q', value) or type(value)
@@ -145,6 +172,13 @@ local function check_value(field, value)
     end
     if value == '' then
       return 'must not be empty'
+    end
+  elseif kind == 'number' then
+    if type(value) ~= 'number' then
+      return 'expected a number, got ' .. type(value)
+    end
+    if value ~= value or math.abs(value) > MAX_SECONDS then
+      return 'must be a finite number between -1e9 and 1e9, got ' .. tostring(value)
     end
   elseif kind == 'seconds' then
     if type(value) ~= 'number' then
@@ -300,6 +334,15 @@ function M.validate(opts)
           .. 'sync.coordination.takeover_threshold (%s >= %s)',
         tostring(coordination.heartbeat_interval),
         tostring(coordination.takeover_threshold)
+      )
+  end
+  local adaptive = out.sync.adaptive
+  if adaptive.min_interval > adaptive.max_interval then
+    return nil,
+      string.format(
+        'sync.adaptive.min_interval: must be at most sync.adaptive.max_interval (%s > %s)',
+        tostring(adaptive.min_interval),
+        tostring(adaptive.max_interval)
       )
   end
   if out.binary and out.binary:find('/', 1, true) then

@@ -127,6 +127,23 @@ local function check_options(state)
       tostring(cfg.debug)
     )
   )
+  info(
+    string.format(
+      'priority %s: a primary that goes is succeeded by the highest priority, then the '
+        .. 'longest-running instance',
+      tostring(cfg.sync.coordination.priority)
+    )
+  )
+  local away = cfg.sync.away
+  info(
+    away.after
+        and string.format(
+          'away: after %ss idle (or a locked session), automatic syncs every %ss while all are away',
+          tostring(away.after),
+          tostring(away.interval)
+        )
+      or 'away: off (sync.away.after = false)'
+  )
   info('log file: ' .. cfg.log_file)
   return cfg
 end
@@ -405,6 +422,20 @@ local function check_coordination(cfg, answering)
   else
     ok(string.format('this instance (%s): %s', id, role))
   end
+  -- SPEC §11 away: the desktop session, from logind, read by the primary's
+  -- himalaya-coord-session process (host/session_process.h).
+  local desktop = status.desktop_session
+  if type(desktop) == 'table' then
+    if desktop.problem == 'not the primary' then
+      info('desktop session: Off (not the primary); the primary reads it')
+    elseif type(desktop.session) == 'string' and desktop.session ~= '' then
+      local now = desktop.away and 'idle or locked' or 'in use'
+      ok(string.format('desktop session: logind %s is read (%s)', desktop.session, now))
+    else
+      local why = tostring(desktop.problem or '?')
+      info('desktop session: not read (' .. why .. '); it never counts as away')
+    end
+  end
   if not enabled then
     return status
   end
@@ -434,6 +465,31 @@ local function check_coordination(cfg, answering)
   return status
 end
 
+-- sync.adaptive (SPEC §11): on or off, its bounds, and the interval the host uses now.
+local function check_adaptive(cfg, status)
+  local adaptive = cfg.sync.adaptive
+  if not adaptive.enabled then
+    info('adaptive schedule: off (sync.adaptive.enabled = false)')
+    return
+  end
+  local text = string.format(
+    'adaptive schedule: on, interval between %ss and %ss',
+    tostring(adaptive.min_interval),
+    tostring(adaptive.max_interval)
+  )
+  local interval = type(status) == 'table' and status.interval or nil
+  if type(interval) == 'table' and type(interval.seconds) == 'number' then
+    local now = report.duration(interval.seconds)
+    text = text .. string.format('; now %s (%s)', now, tostring(interval.reason))
+    if interval.reason == 'fixed' then
+      text = text
+        .. ': the arrival model has seen less than a day of syncs'
+        .. ' (or this instance is Uncoordinated)'
+    end
+  end
+  ok(text)
+end
+
 function M.check()
   local state = require('himalaya_coord')._info()
   local cfg = check_options(state)
@@ -443,6 +499,7 @@ function M.check()
   check_lock_file(cfg.sync.lock_file)
   check_command(cfg)
   local status = check_coordination(cfg, answering)
+  check_adaptive(cfg, status)
   require('himalaya_coord.health_push').check(cfg, answering, status, reporters)
 end
 

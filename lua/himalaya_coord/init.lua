@@ -8,6 +8,7 @@
 local channel = require('himalaya_coord.channel')
 local config = require('himalaya_coord.config')
 local events = require('himalaya_coord.events')
+local presence = require('himalaya_coord.presence')
 local protocol = require('himalaya_coord.protocol')
 local status_window = require('himalaya_coord.status_window')
 local method = protocol.method
@@ -226,6 +227,9 @@ start_host = function(resolved)
   state.binary = binary
   state.started_at = uv.now()
   state.last_error = nil
+  presence.watch(resolved.sync.away.after, function()
+    return state.ready and state.job or nil
+  end, method.input)
   return true
 end
 

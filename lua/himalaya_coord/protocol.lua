@@ -18,6 +18,7 @@ return {
     vim_resume = 'vim_resume',
     focus_gained = 'focus_gained',
     push_check = 'push_check', -- [token]: one login and IDLE check, then lua_fn.deliver
+    input = 'input', -- away (SPEC §11): a key or mouse event (throttled), or FocusLost
   },
   -- Functions of require('himalaya_coord') that the host calls with nvim_exec_lua.
   lua_fn = {

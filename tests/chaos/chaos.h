@@ -48,6 +48,13 @@
 //
 // The settings come from the environment (chaos_test.cpp).
 //
+// The instances live on one testing::NvimFleet (tests/support/nvim_fleet.h),
+// which owns their Neovims and homes and the shared state and lock files; it
+// keeps every instance ever started at its index, so the live and retired
+// lists here are the test's own bookkeeping and refer to fleet indices. The
+// sync log is in the fleet's shared directory, each instance's notification
+// record (notes.log) in its home.
+//
 // The pieces: chaos_fleet.cpp starts, stops and resumes the instances,
 // chaos_faults.cpp picks and injects the faults, chaos_checks.cpp checks the
 // invariants and prints the figures, chaos_records.h reads the logs, and
@@ -70,6 +77,7 @@
 #include <vector>
 
 #include "tests/support/clock.h"
+#include "tests/support/nvim_fleet.h"
 #include "tests/support/nvim_process.h"
 #include "tests/support/processes.h"
 
@@ -124,9 +132,8 @@ struct Instance {
     }
   }
 
-  int number = 0;
-  std::unique_ptr<testing::TestHome> home;  // declared first: destroyed after the Neovim
-  std::unique_ptr<testing::NvimProcess> nvim;
+  std::size_t index = 0;                 // in the fleet
+  testing::NvimProcess* nvim = nullptr;  // the fleet's, which outlives the instance
   std::string id;
   pid_t host_pid = -1;
   double sync_seconds = 0;
@@ -138,8 +145,7 @@ struct Instance {
   double host_killed_at = 0;  // mono
   std::deque<double> host_kills;
 
-  std::string label() const { return "nvim" + std::to_string(number); }
-  std::filesystem::path notes_file() const { return home->dir / "notes.log"; }
+  std::string label() const { return testing::NvimFleet::label(index); }
   bool running() const { return !stopped; }
 };
 
@@ -184,15 +190,16 @@ class Chaos {
     event("VIOLATION: " + text);
   }
 
-  std::filesystem::path sync_log() const { return shared_.dir / "sync.log"; }
-  std::filesystem::path state_file() const { return shared_.dir / "state/sync_coordinator.json"; }
-  std::string init_lua(const Instance& inst) const;
+  std::filesystem::path sync_log() const { return fleet_.shared_dir() / "sync.log"; }
+  std::filesystem::path state_file() const { return fleet_.state_file(); }
+  // Instance i's vim.notify record (init_lua()).
+  std::filesystem::path notes_file(std::size_t i) const { return fleet_.home_dir(i) / "notes.log"; }
+  std::string init_lua(std::size_t i, double sync_seconds) const;
 
   // --- fleet operations ---
   Instance* start_instance();
   void retire(std::size_t index);
   std::size_t index_of(const Instance* inst) const;
-  pid_t query_host_pid(Instance& inst);
   void wait_hosts_gone(const std::vector<pid_t>& hosts, const std::string& what);
   void resume(Instance& inst);
   void resume_due();
@@ -219,10 +226,9 @@ class Chaos {
   Timing timing_;
   std::mt19937_64 rng_;
   double origin_wall_ = 0;
-  testing::TestHome shared_;  // declared before the instances: removed after them
+  testing::NvimFleet fleet_;  // declared before the instances: stopped after them
   std::vector<std::unique_ptr<Instance>> live_;
   std::vector<std::unique_ptr<Instance>> retired_;
-  int next_number_ = 1;
 
   std::map<Fault, int> injected_;
   int aimed_ = 0;

@@ -34,7 +34,7 @@ void Chaos::checkpoint(const std::string& why) {
   wait_restarts();
   // A host that the test did not kill must still be the one it knows.
   for (auto& inst : live_) {
-    const pid_t pid = query_host_pid(*inst);
+    const pid_t pid = fleet_.query_host_pid(inst->index);
     if (pid != inst->host_pid) {
       ++unexpected_host_exits_;
       violation(inst->label() + ": host " + std::to_string(inst->host_pid) + " was replaced by " +
@@ -74,7 +74,8 @@ void Chaos::checkpoint(const std::string& why) {
     }
     // The record must not have missed a change: the host's last logged role
     // is the role it reports.
-    const std::string logged = logged_role(read_role_changes(live_[i]->home->log_file()), hosts[i]);
+    const std::string logged =
+        logged_role(read_role_changes(fleet_.log_file(live_[i]->index)), hosts[i]);
     if (logged != roles[i]) {
       ++record_mismatches_;
       violation(live_[i]->label() + " reports '" + roles[i] + "' but its host " +
@@ -167,8 +168,9 @@ void Chaos::check_records() {
   const std::string role_note = "himalaya-coord: role: ";
   for (const auto* group : {&retired_, &live_}) {
     for (const auto& inst : *group) {
-      role_changes += static_cast<int>(read_role_changes(inst->home->log_file()).size());
-      for (const std::string& line : testing::complete_lines(testing::slurp(inst->notes_file()))) {
+      role_changes += static_cast<int>(read_role_changes(fleet_.log_file(inst->index)).size());
+      for (const std::string& line :
+           testing::complete_lines(testing::slurp(notes_file(inst->index)))) {
         std::istringstream in(line);
         std::string time;
         std::string level;

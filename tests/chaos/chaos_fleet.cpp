@@ -26,31 +26,25 @@ using testing::wall_now;
 using namespace std::chrono_literals;
 
 using testing::lua_quote;
-using testing::NvimProcess;
-using testing::TestHome;
 
-std::string Chaos::init_lua(const Instance& inst) const {
+std::string Chaos::init_lua(std::size_t i, double sync_seconds) const {
   const std::string script = std::string(HIMALAYA_SOURCE_DIR) + "/tests/chaos/chaos_sync.sh";
   char seconds[32];
-  std::snprintf(seconds, sizeof seconds, "%.3f", inst.sync_seconds);
-  testing::HostSetup setup;
-  setup.binary = HIMALAYA_HOST_BINARY;
+  std::snprintf(seconds, sizeof seconds, "%.3f", sync_seconds);
+  testing::HostSetup setup = fleet_.host_setup(i);
   setup.debug = true;
-  setup.state_file = state_file();
-  setup.log_file = inst.home->log_file();
   setup.auto_sync = true;
   setup.interval = timing_.interval;
   setup.startup_delay = timing_.startup_delay;
   setup.command = "{'/bin/bash', " + lua_quote(script) + ", " + lua_quote(sync_log().string()) +
-                  ", " + lua_quote(state_file().string()) + ", " + lua_quote(inst.label()) + ", " +
-                  lua_quote(seconds) + "}";
+                  ", " + lua_quote(state_file().string()) + ", " +
+                  lua_quote(testing::NvimFleet::label(i)) + ", " + lua_quote(seconds) + "}";
   setup.timeout = timing_.sync_timeout;
-  setup.lock_file = shared_.dir / "mbsync.lock";
   setup.heartbeat_interval = timing_.heartbeat_interval;
   setup.takeover_threshold = timing_.takeover_threshold;
   setup.sync_cooldown = timing_.sync_cooldown;
   std::ostringstream lua;
-  lua << "local notes_path = " << lua_quote(inst.notes_file().string()) << "\n"
+  lua << "local notes_path = " << lua_quote(notes_file(i).string()) << "\n"
       << "vim.notify = function(msg, level)\n"
          "  local s, us = vim.loop.gettimeofday()\n"
          "  local f = io.open(notes_path, 'a')\n"
@@ -66,28 +60,27 @@ std::string Chaos::init_lua(const Instance& inst) const {
 
 Instance* Chaos::start_instance() {
   auto inst = std::make_unique<Instance>();
-  inst->number = next_number_++;
-  inst->home = std::make_unique<TestHome>();
   // Most syncs are short; some outlast the cooldown and even the interval.
   inst->sync_seconds = chance(0.25) ? uniform(1.0, 1.4) : uniform(0.05, 0.4);
-  inst->home->write_init(init_lua(*inst));
-  inst->nvim = std::make_unique<NvimProcess>(*inst->home);
+  inst->index = fleet_.add([&](std::size_t i) { return init_lua(i, inst->sync_seconds); });
+  inst->nvim = &fleet_.nvim(inst->index);
   // Waited for in short steps, so that stopped instances resume on time: a
   // host frozen while it holds the state file's lock delays every other
   // host's start (each waits for the lock, up to 1.5 s at a time).
   bool ready = false;
   const double deadline = mono_now() + 20;
   while (!ready && mono_now() < deadline) {
-    ready = inst->nvim->lua_bool("return require('himalaya_coord').wait_ready(50)");
+    ready = fleet_.wait_ready(inst->index, 50ms);
     resume_due();
   }
   if (!ready) {
     ADD_FAILURE() << inst->label() << ": the host did not become ready";
+    fleet_.mark_gone(inst->index);
     retired_.push_back(std::move(inst));
     return nullptr;
   }
-  inst->id = inst->nvim->lua_string("return require('himalaya_coord').instance_id()");
-  inst->host_pid = query_host_pid(*inst);
+  inst->id = fleet_.instance_id(inst->index);
+  inst->host_pid = fleet_.query_host_pid(inst->index);
   event("started " + inst->label() + " (" + inst->id + ", host " + std::to_string(inst->host_pid) +
         ", syncs take " + fixed(inst->sync_seconds, 2) + " s)");
   live_.push_back(std::move(inst));
@@ -95,6 +88,7 @@ Instance* Chaos::start_instance() {
 }
 
 void Chaos::retire(std::size_t index) {
+  fleet_.mark_gone(live_.at(index)->index);
   retired_.push_back(std::move(live_.at(index)));
   live_.erase(live_.begin() + static_cast<std::ptrdiff_t>(index));
 }
@@ -106,17 +100,6 @@ std::size_t Chaos::index_of(const Instance* inst) const {
     }
   }
   return live_.size();
-}
-
-// The current host's pid once it is ready; -1 while there is none (or it has
-// just died: jobpid() then fails with "Invalid channel id").
-pid_t Chaos::query_host_pid(Instance& inst) {
-  return static_cast<pid_t>(
-      inst.nvim->lua_int("local i = require('himalaya_coord')._info() "
-                         "if i.job and i.ready then "
-                         "  local ok, pid = pcall(vim.fn.jobpid, i.job) "
-                         "  if ok then return pid end "
-                         "end return -1"));
 }
 
 // SPEC §8: a host exits within a second of its channel closing. Under load and
@@ -153,7 +136,7 @@ void Chaos::poll_restarts() {
     if (!inst.restart_pending || inst.stopped) {
       continue;
     }
-    pid_t pid = query_host_pid(inst);
+    pid_t pid = fleet_.query_host_pid(inst.index);
     if (pid > 0 && pid != inst.killed_host) {
       inst.host_pid = pid;
       inst.restart_pending = false;

@@ -235,5 +235,38 @@ TEST_F(CoordinatorTest, SyncOfAFrozenPrimaryIsOverOnceItsSyncProcessExited) {
   a.reset();
 }
 
+TEST_F(CoordinatorTest, TheNewMessagesOfEachSyncReachTheFleetsArrivalModel) {
+  // sync.adaptive (SPEC §11): the count the host passes to end_sync() is what
+  // the model learns; the first sync starts it, each later one teaches its
+  // span. Until the model has seen a day, the interval stays sync.interval.
+  Recorder ra;
+  Config c = config();
+  c.timings.adaptive.enabled = true;
+  c.timings.heartbeat_interval = 1;  // three minutes of virtual time: fewer real writes
+  c.timings.takeover_threshold = 3;
+  auto a = make("nvim_1_1", ra, c, 1);
+  ra.on_due = [&] { EXPECT_TRUE(a->begin_sync(SyncTrigger::automatic).granted); };
+  a->start();
+  const int counts[] = {7, 3, 5};
+  for (int k = 0; k < 3; ++k) {
+    ASSERT_TRUE(run_until([&] { return ra.sync_due == k + 1; }, 120)) << k;
+    a->end_sync(SyncOutcome::ok, "", counts[k]);
+  }
+  const State s = file_state();
+  ASSERT_TRUE(s.arrivals);
+  double messages = 0;
+  double hours = 0;
+  for (int h = 0; h < ArrivalModel::buckets; ++h) {
+    messages += s.arrivals->messages[static_cast<std::size_t>(h)];
+    hours += s.arrivals->hours[static_cast<std::size_t>(h)];
+  }
+  EXPECT_NEAR(messages, 3 + 5, 1e-3);  // the first sync's 7 had no known span
+  EXPECT_NEAR(hours, 2 * 60.0 / 3600, 1e-3);
+  EXPECT_EQ(s.arrivals->through, s.last_result->started);
+  ASSERT_TRUE(a->status().interval);
+  EXPECT_EQ(a->status().interval->reason, "");  // fixed: too little data
+  EXPECT_EQ(a->status().interval->seconds, 60);
+}
+
 }  // namespace
 }  // namespace himalaya::coordinator

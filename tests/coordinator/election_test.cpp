@@ -3,86 +3,20 @@
 #include <gtest/gtest.h>
 
 #include "coordinator/clock.h"
+#include "election_fleet.h"
 #include "test_support.h"
 
 namespace himalaya::coordinator {
 namespace {
 
+using testing::ElectionFleet;
 using testing::FakeProbe;
 using testing::here;
 using testing::identity;
-
-Timings timings(double takeover_threshold) {
-  Timings t;
-  t.takeover_threshold = takeover_threshold;
-  return t;
-}
-
-// A simulated fleet sharing one State (the file) and one FakeClock. Each
-// member keeps its own Observations, as each process does. step() is what the
-// runtime does under the lock: refresh its own record on a heartbeat, elect,
-// apply, and refresh the lease if it holds it.
-class Fleet {
- public:
-  struct Member {
-    Identity id;
-    Observations seen;
-    bool released = false;
-    bool running = true;  // false: SIGSTOPped, takes no steps
-  };
-
-  explicit Fleet(double threshold = 60) : threshold_(threshold) {}
-
-  Member& add(const std::string& name, int pid, double started_at, HostFacts host = here()) {
-    members_[name] = Member{identity(name, pid, started_at, std::move(host)), {}, false, true};
-    if (members_[name].id.host.hostname == here().hostname &&
-        members_[name].id.host.boot_id == here().boot_id) {
-      probe.table[pid] = members_[name].id.host_start_ticks;
-    }
-    return members_[name];
-  }
-
-  Decision step(const std::string& name, bool heartbeat = true) {
-    Member& m = members_.at(name);
-    const double mono = clock.monotonic();
-    m.seen.observe(state, mono);
-    auto mine = state.instances.find(name);
-    if (heartbeat || mine == state.instances.end() || mine->second.released != m.released) {
-      state.instances[name] = to_record(m.id, clock.wall(), m.released);
-    }
-    ElectionContext ctx{name, here(), &probe, &m.seen, mono, timings(threshold_)};
-    Decision d = elect(state, ctx);
-    apply(d, state, clock.wall());
-    if (heartbeat && state.primary && state.primary->instance_id == name && !d.lease_changed) {
-      state.primary->last_heartbeat = clock.wall();
-    }
-    return d;
-  }
-
-  // Every running member takes a heartbeat step, then time passes.
-  void heartbeat_round(double seconds) {
-    for (auto& [name, m] : members_) {
-      if (m.running) {
-        step(name);
-      }
-    }
-    clock.advance(seconds);
-  }
-
-  std::string primary() const { return state.primary ? state.primary->instance_id : ""; }
-  Member& operator[](const std::string& name) { return members_.at(name); }
-
-  FakeClock clock;
-  FakeProbe probe;
-  State state;
-
- private:
-  double threshold_;
-  std::map<std::string, Member> members_;
-};
+using testing::timings;
 
 TEST(ElectionTest, FirstInstanceBecomesPrimary) {
-  Fleet f;
+  ElectionFleet f;
   f.add("a", 10, 100);
   Decision d = f.step("a");
   EXPECT_TRUE(d.lease_changed);
@@ -92,7 +26,7 @@ TEST(ElectionTest, FirstInstanceBecomesPrimary) {
 }
 
 TEST(ElectionTest, SecondInstanceStaysSecondary) {
-  Fleet f;
+  ElectionFleet f;
   f.add("a", 10, 100);
   f.add("b", 11, 50);  // longer running, but a live primary keeps the role
   f.step("a");
@@ -102,7 +36,7 @@ TEST(ElectionTest, SecondInstanceStaysSecondary) {
 }
 
 TEST(ElectionTest, TiesGoToTheLongestRunningThenTheSmallestId) {
-  Fleet f;
+  ElectionFleet f;
   f.add("c", 12, 100);
   f.add("b", 11, 100);
   f.add("a", 10, 200);
@@ -116,7 +50,7 @@ TEST(ElectionTest, TiesGoToTheLongestRunningThenTheSmallestId) {
 }
 
 TEST(ElectionTest, DeadPrimaryOnThisHostIsReplacedAtOnce) {
-  Fleet f;
+  ElectionFleet f;
   f.add("a", 10, 100);
   f.add("b", 11, 200);
   f.add("c", 12, 300);
@@ -132,7 +66,7 @@ TEST(ElectionTest, DeadPrimaryOnThisHostIsReplacedAtOnce) {
 }
 
 TEST(ElectionTest, ReusedPidOfPrimaryCountsAsDead) {
-  Fleet f;
+  ElectionFleet f;
   f.add("a", 10, 100);
   f.add("b", 11, 200);
   f.heartbeat_round(1);
@@ -142,7 +76,7 @@ TEST(ElectionTest, ReusedPidOfPrimaryCountsAsDead) {
 }
 
 TEST(ElectionTest, StalePrimaryIsReplacedAfterTheThresholdOnlyOnObservedTime) {
-  Fleet f(60);
+  ElectionFleet f(60);
   f.add("a", 10, 100);
   f.add("b", 11, 200);
   f.heartbeat_round(30);
@@ -161,7 +95,7 @@ TEST(ElectionTest, StalePrimaryIsReplacedAfterTheThresholdOnlyOnObservedTime) {
 }
 
 TEST(ElectionTest, SuspendOfTheWholeMachineCausesNoTakeover) {
-  Fleet f(60);
+  ElectionFleet f(60);
   f.add("a", 10, 100);
   f.add("b", 11, 200);
   f.heartbeat_round(30);
@@ -174,7 +108,7 @@ TEST(ElectionTest, SuspendOfTheWholeMachineCausesNoTakeover) {
 }
 
 TEST(ElectionTest, WallClockJumpsCauseNoTakeover) {
-  Fleet f(60);
+  ElectionFleet f(60);
   f.add("a", 10, 100);
   f.add("b", 11, 200);
   f.heartbeat_round(30);
@@ -187,7 +121,7 @@ TEST(ElectionTest, WallClockJumpsCauseNoTakeover) {
 }
 
 TEST(ElectionTest, AReaderThatWasItselfStoppedDoesNotTakeOverOnWaking) {
-  Fleet f(60);
+  ElectionFleet f(60);
   f.add("a", 10, 100);
   f.add("b", 11, 200);
   f.heartbeat_round(30);
@@ -201,7 +135,7 @@ TEST(ElectionTest, AReaderThatWasItselfStoppedDoesNotTakeOverOnWaking) {
 }
 
 TEST(ElectionTest, RecordsFromOtherHostsAreJudgedByHeartbeat) {
-  Fleet f(60);
+  ElectionFleet f(60);
   f.add("remote", 10, 100, HostFacts{"laptop", "boot-9"});
   f.add("local", 11, 200);
   f.step("remote");
@@ -223,7 +157,7 @@ TEST(ElectionTest, RecordsFromOtherHostsAreJudgedByHeartbeat) {
 }
 
 TEST(ElectionTest, RecordFromAnEarlierBootIsNotProbed) {
-  Fleet f(60);
+  ElectionFleet f(60);
   f.add("old", 10, 100, HostFacts{"box", "boot-0"});
   f.add("new", 11, 200);
   f.probe.table.erase(10);
@@ -233,7 +167,7 @@ TEST(ElectionTest, RecordFromAnEarlierBootIsNotProbed) {
 }
 
 TEST(ElectionTest, LuaPluginPrimaryWithoutRecordIsJudgedByLeaseHeartbeat) {
-  Fleet f(60);
+  ElectionFleet f(60);
   f.add("a", 10, 100);
   f.state.primary = Lease{"nvim_1704123456_7890", f.clock.wall(), 7890, ""};
   f.step("a");
@@ -244,7 +178,7 @@ TEST(ElectionTest, LuaPluginPrimaryWithoutRecordIsJudgedByLeaseHeartbeat) {
 }
 
 TEST(ElectionTest, ReleaseHandsOverToTheLongestRunningCandidate) {
-  Fleet f;
+  ElectionFleet f;
   f.add("a", 10, 100);
   f.add("b", 11, 300);
   f.add("c", 12, 200);
@@ -260,7 +194,7 @@ TEST(ElectionTest, ReleaseHandsOverToTheLongestRunningCandidate) {
 }
 
 TEST(ElectionTest, ReleaseWithNoCandidateLeavesTheLeaseVacantUntilResume) {
-  Fleet f;
+  ElectionFleet f;
   f.add("a", 10, 100);
   f.step("a");
   f["a"].released = true;
@@ -272,7 +206,7 @@ TEST(ElectionTest, ReleaseWithNoCandidateLeavesTheLeaseVacantUntilResume) {
 }
 
 TEST(ElectionTest, LeavingInstanceHandsOver) {
-  Fleet f;
+  ElectionFleet f;
   f.add("a", 10, 100);
   f.add("b", 11, 200);
   f.heartbeat_round(1);
@@ -285,7 +219,7 @@ TEST(ElectionTest, LeavingInstanceHandsOver) {
 }
 
 TEST(ElectionTest, StaleSecondariesAreNotCandidatesAndArePruned) {
-  Fleet f(60);
+  ElectionFleet f(60);
   f.add("a", 10, 100);
   f.add("b", 11, 150, HostFacts{"laptop", "boot-9"});
   f.add("c", 12, 200);
@@ -304,7 +238,7 @@ TEST(ElectionTest, StaleSecondariesAreNotCandidatesAndArePruned) {
 }
 
 TEST(ElectionTest, StartStormOfManyGivesExactlyOnePrimary) {
-  Fleet f;
+  ElectionFleet f;
   for (int i = 0; i < 50; ++i) {
     f.add("n" + std::to_string(100 + i), 1000 + i, 100 + (i % 7));
   }

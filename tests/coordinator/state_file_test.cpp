@@ -86,9 +86,12 @@ TEST(StateFileTest, ExistingFileModeIsRepairedTo0600) {
   EXPECT_EQ(mode_of(file), 0600u);
 }
 
+// The file's text is made when the test runs, not when the case is
+// registered: every test process of this binary registers every case, and
+// copying a 10 MiB text at each start cost seconds per test under TSan.
 struct CorruptCase {
   const char* name;
-  std::string text;
+  std::string (*text)();
 };
 
 class CorruptFileTest : public ::testing::TestWithParam<CorruptCase> {};
@@ -96,7 +99,8 @@ class CorruptFileTest : public ::testing::TestWithParam<CorruptCase> {};
 TEST_P(CorruptFileTest, IsMovedAsideAndRebuilt) {
   TempDir tmp;
   fs::path file = tmp.path() / "sync_coordinator.json";
-  spit(file, GetParam().text);
+  const std::string text = GetParam().text();
+  spit(file, text);
   StateFile sf(file);
   auto r = sf.read();
   ASSERT_FALSE(r.ok());
@@ -111,7 +115,7 @@ TEST_P(CorruptFileTest, IsMovedAsideAndRebuilt) {
   ASSERT_TRUE(u.value().moved_aside);
   EXPECT_NE(u.value().moved_aside->filename().string().find("sync_coordinator.json.corrupt-"),
             std::string::npos);
-  EXPECT_EQ(slurp(*u.value().moved_aside), GetParam().text);
+  EXPECT_EQ(slurp(*u.value().moved_aside), text);
   EXPECT_TRUE(sf.read().ok());
   EXPECT_EQ(count_corrupt(tmp.path()), 1);
 }
@@ -126,13 +130,23 @@ std::string random_bytes() {
   return s;
 }
 
+std::string wrong_types() {
+  return R"({"primary":{"instance_id":[1]}})";
+}
+
+std::string truncated() {
+  return R"({"version":2,"primary":{"instance_id":"nv)";
+}
+
+std::string oversized() {
+  return "{\"pad\":\"" + std::string(10 << 20, 'x') + "\"}";
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Cases, CorruptFileTest,
     // An empty file is a fresh start, not a corruption (state_file_faults_test.cpp).
-    ::testing::Values(CorruptCase{"random", random_bytes()},
-                      CorruptCase{"wrong_types", R"({"primary":{"instance_id":[1]}})"},
-                      CorruptCase{"truncated", R"({"version":2,"primary":{"instance_id":"nv)"},
-                      CorruptCase{"oversized", "{\"pad\":\"" + std::string(10 << 20, 'x') + "\"}"}),
+    ::testing::Values(CorruptCase{"random", random_bytes}, CorruptCase{"wrong_types", wrong_types},
+                      CorruptCase{"truncated", truncated}, CorruptCase{"oversized", oversized}),
     [](const ::testing::TestParamInfo<CorruptCase>& p) { return std::string(p.param.name); });
 
 TEST(StateFileTest, TwoCorruptionsInOneSecondKeepBothCopies) {

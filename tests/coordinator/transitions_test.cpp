@@ -209,6 +209,30 @@ TEST_F(TransitionsTest, AnAutomaticSyncIsGrantedToThePrimaryWhenDueAndRecorded) 
   EXPECT_EQ(s.last_sync_instance, "nvim_1_1");
 }
 
+TEST_F(TransitionsTest, ASyncStampedWithTheLastSyncsValueStillStartsTheCooldown) {
+  // The wall clock went back by exactly the time since the last sync (an hour
+  // jump after an hour's interval: found by the simulator with sync.adaptive
+  // at its 3600 s bound): the new start's stamp equals the old one. The
+  // elapsed time must start again, not run on from the old sync.
+  State s = fleet();
+  s.primary = Lease{"nvim_1_1", wall0_, 0, ""};
+  s.last_sync_time = wall0_;
+  memory_.last_sync.since(wall0_, wall0_, 1000);  // seen when it was new
+  const Now jumped{wall0_, 1000 + 901, 1000 + 901};
+  ASSERT_TRUE(
+      grant_sync(s, memory_, self(), SyncTrigger::automatic, Uptime{2000, false}, jumped).granted);
+  EXPECT_EQ(s.last_sync_time, wall0_);
+  SyncResult done;
+  done.instance_id = "nvim_1_1";
+  done.started = wall0_;
+  done.ended = wall0_ + 30;
+  ASSERT_TRUE(record_sync_end(s, self(), done));
+  const Now later{wall0_ + 30, 1000 + 931, 1000 + 931};
+  Grant g = grant_sync(s, memory_, self(), SyncTrigger::automatic, Uptime{2030, false}, later);
+  EXPECT_FALSE(g.granted);
+  EXPECT_NE(g.reason.find("cooldown"), std::string::npos) << g.reason;
+}
+
 TEST_F(TransitionsTest, ASecondaryACooldownOrARunningSyncRefusesAnAutomaticSync) {
   State s = fleet();  // nvim_2_2 holds the lease
   s.last_sync_time = wall0_ - 901;

@@ -442,6 +442,7 @@ TEST(AutoSync, StatusReportOfEachInstance) {
   const std::regex age(R"(  Last Heartbeat: \d+ seconds? ago)");
   const std::regex last_sync(R"(  Last Sync: \d+ seconds? ago)");
   const std::regex cooldown(R"(  Cooldown: (Ready|\d+ seconds? remaining))");
+  const std::regex interval(R"(  Interval: \d+ seconds?)");
   int primaries = 0;
   std::string primary_id;
   std::string primary_pid;
@@ -466,6 +467,8 @@ TEST(AutoSync, StatusReportOfEachInstance) {
     EXPECT_TRUE(std::regex_match(r[14], last_sync));
     EXPECT_EQ(r[15].rfind("  By Instance: nvim_", 0), 0u);
     EXPECT_TRUE(std::regex_match(r[16], cooldown));
+    ASSERT_GE(r.size(), 18u);
+    EXPECT_TRUE(std::regex_match(r[17], interval)) << "the fixed interval, with no policy named";
     if (r[4] == "  Role: Primary Coordinator") {
       ++primaries;
       EXPECT_EQ(r[8], "  Instance: " + ids[i]);

@@ -50,6 +50,10 @@ bool Fleet::start(int count, const FleetOptions& options) {
   return NvimFleet::start(count, [&](std::size_t i) { return init_lua(i, options); });
 }
 
+std::size_t Fleet::add(const FleetOptions& options) {
+  return NvimFleet::add([&](std::size_t i) { return init_lua(i, options); });
+}
+
 std::string Fleet::primary_label() {
   const auto primary = NvimFleet::primary();
   return primary ? label(*primary) : "";
@@ -91,6 +95,8 @@ std::string Fleet::init_lua(std::size_t i, const FleetOptions& o) const {
   setup.heartbeat_interval = o.heartbeat_interval;
   setup.takeover_threshold = o.takeover_threshold;
   setup.sync_cooldown = o.sync_cooldown;
+  setup.priority = i < o.priorities.size() ? o.priorities[i] : 0;
+  setup.away = o.away;
   return o.extra_lua + "\n" +
          "_G.notes = {}\n"
          "vim.notify = function(msg, level, opts)\n"

@@ -97,6 +97,9 @@ struct FleetOptions {
   bool auto_sync = true;
   // Lua run in each Neovim's init.lua before setup() (e.g. autocmds to record).
   std::string extra_lua;
+  // coordination.priority of instance i (0 beyond the list).
+  std::vector<double> priorities;
+  std::optional<testing::AwaySetup> away;  // sync.away; the plugin's default when unset
 };
 
 // A fleet of Neovims sharing one state file, lock file and sync log. Each
@@ -106,6 +109,9 @@ class Fleet : public testing::NvimFleet {
   // Starts `count` Neovims and waits until each host is ready. Reports a
   // failure and returns false if one is not.
   bool start(int count, const FleetOptions& options);
+  // Starts one more Neovim and returns its index; does not wait for its host
+  // (wait_ready, query_host_pid).
+  std::size_t add(const FleetOptions& options);
 
   std::filesystem::path sync_log() const { return shared_dir() / "sync.log"; }
   // The label of the one instance whose role is primary; "" if there is not

@@ -13,7 +13,8 @@ const char* const full = R"({
   "sync": {"auto_sync": false, "interval": 0.5, "startup_delay": 0, "command": ["true", "-a"],
            "timeout": 3, "lock_file": "/tmp/x/mbsync.lock",
            "coordination": {"enabled": false, "heartbeat_interval": 0.05,
-                            "takeover_threshold": 0.3, "sync_cooldown": 0.2},
+                            "takeover_threshold": 0.3, "sync_cooldown": 0.2,
+                            "priority": -2.5},
            "push": {"enabled": true, "mbsyncrc": "/tmp/x/rc", "mailboxes": ["INBOX", "Lists"],
                     "min_gap": 0.25}}})";
 
@@ -41,6 +42,22 @@ TEST(ParseConfig, ReadsEveryField) {
   EXPECT_DOUBLE_EQ(c.timings.heartbeat_interval, 0.05);
   EXPECT_DOUBLE_EQ(c.timings.takeover_threshold, 0.3);
   EXPECT_DOUBLE_EQ(c.timings.sync_cooldown, 0.2);
+  EXPECT_DOUBLE_EQ(c.sync.coordination.priority, -2.5);
+}
+
+TEST(ParseConfig, ReadsSyncAdaptive) {
+  ConfigResult r = parse_config(
+      R"({"instance_id": "nvim_1_2", "nvim_pid": 2, "sync": {"adaptive":
+          {"enabled": true, "min_interval": 90, "max_interval": 1800.5}}})");
+  ASSERT_TRUE(r.config) << r.error;
+  EXPECT_TRUE(r.config->timings.adaptive.enabled);
+  EXPECT_DOUBLE_EQ(r.config->timings.adaptive.min_interval, 90);
+  EXPECT_DOUBLE_EQ(r.config->timings.adaptive.max_interval, 1800.5);
+  ConfigResult d = parse_config(R"({"instance_id": "nvim_1_2", "nvim_pid": 2})");
+  ASSERT_TRUE(d.config) << d.error;
+  EXPECT_FALSE(d.config->timings.adaptive.enabled);
+  EXPECT_DOUBLE_EQ(d.config->timings.adaptive.min_interval, 120);
+  EXPECT_DOUBLE_EQ(d.config->timings.adaptive.max_interval, 3600);
 }
 
 TEST(ParseConfig, DefaultsForOmittedOptions) {
@@ -53,6 +70,19 @@ TEST(ParseConfig, DefaultsForOmittedOptions) {
   EXPECT_EQ(r.config->sync.push.mailboxes, std::vector<std::string>{"INBOX"});
   EXPECT_EQ(r.config->sync.push.mbsyncrc, "");
   EXPECT_DOUBLE_EQ(r.config->timings.push_min_gap, 2);
+  EXPECT_DOUBLE_EQ(r.config->timings.away_after, 900);      // SPEC §11: away = { after = 900,
+  EXPECT_DOUBLE_EQ(r.config->timings.away_interval, 3600);  //          interval = 3600 }
+}
+
+TEST(ParseConfig, AwayTimesAndAfterFalseTurningItOff) {
+  ConfigResult r = parse_config(
+      R"({"instance_id": "i", "nvim_pid": 2, "sync": {"away": {"after": 1.5, "interval": 4}}})");
+  ASSERT_TRUE(r.config) << r.error;
+  EXPECT_DOUBLE_EQ(r.config->timings.away_after, 1.5);
+  EXPECT_DOUBLE_EQ(r.config->timings.away_interval, 4);
+  r = parse_config(R"({"instance_id": "i", "nvim_pid": 2, "sync": {"away": {"after": false}}})");
+  ASSERT_TRUE(r.config) << r.error;
+  EXPECT_DOUBLE_EQ(r.config->timings.away_after, 0);
 }
 
 struct BadCase {
@@ -92,6 +122,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{R"({"instance_id": "i", "nvim_pid": 2, "sync": {"coordination":
                   {"sync_cooldown": -3}}})",
                 "sync.coordination.sync_cooldown:"},
+        BadCase{R"({"instance_id": "i", "nvim_pid": 2, "sync": {"coordination":
+                  {"priority": "high"}}})",
+                "sync.coordination.priority:"},
         BadCase{R"({"instance_id": "i", "nvim_pid": 2, "sync": {"push": {"enabled": "yes"}}})",
                 "sync.push.enabled:"},
         BadCase{R"({"instance_id": "i", "nvim_pid": 2, "sync": {"push": {"mbsyncrc": "rc"}}})",
@@ -102,7 +135,26 @@ INSTANTIATE_TEST_SUITE_P(
                 "sync.push.mailboxes:"},
         BadCase{R"({"instance_id": "i", "nvim_pid": 2, "sync": {"push": {"min_gap": -1}}})",
                 "sync.push.min_gap:"},
-        BadCase{R"({"instance_id": "i", "nvim_pid": 2, "sync": {"push": []}})", "sync.push:"}));
+        BadCase{R"({"instance_id": "i", "nvim_pid": 2, "sync": {"push": []}})", "sync.push:"},
+        BadCase{R"({"instance_id": "i", "nvim_pid": 2, "sync": {"adaptive": []}})",
+                "sync.adaptive:"},
+        BadCase{R"({"instance_id": "i", "nvim_pid": 2, "sync": {"adaptive": {"enabled": 1}}})",
+                "sync.adaptive.enabled:"},
+        BadCase{R"({"instance_id": "i", "nvim_pid": 2, "sync": {"adaptive": {"min_interval": 0}}})",
+                "sync.adaptive.min_interval:"},
+        BadCase{
+            R"({"instance_id": "i", "nvim_pid": 2, "sync": {"adaptive": {"max_interval": "1h"}}})",
+            "sync.adaptive.max_interval:"},
+        BadCase{R"({"instance_id": "i", "nvim_pid": 2, "sync": {"adaptive":
+                  {"min_interval": 600, "max_interval": 300}}})",
+                "sync.adaptive.min_interval:"},
+        BadCase{R"({"instance_id": "i", "nvim_pid": 2, "sync": {"away": {"after": true}}})",
+                "sync.away.after:"},
+        BadCase{R"({"instance_id": "i", "nvim_pid": 2, "sync": {"away": {"after": 0}}})",
+                "sync.away.after:"},
+        BadCase{R"({"instance_id": "i", "nvim_pid": 2, "sync": {"away": {"interval": -1}}})",
+                "sync.away.interval:"},
+        BadCase{R"({"instance_id": "i", "nvim_pid": 2, "sync": {"away": 5}})", "sync.away:"}));
 
 }  // namespace
 }  // namespace himalaya::host

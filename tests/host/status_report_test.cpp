@@ -170,6 +170,26 @@ TEST(RenderStatus, InstancesAndLastResultFollowTheSpecSections) {
   EXPECT_EQ(tail, expected);
 }
 
+TEST(RenderStatus, IntervalEndsTheSyncHistoryWithThePolicyThatChoseIt) {
+  Status s = status_of("nvim_1_2", Role::primary, 2);
+  s.interval = Status::Interval{900, ""};
+  std::vector<std::string> lines = render_status(s, now);
+  ASSERT_EQ(lines.size(), 14u);
+  EXPECT_EQ(lines[12], "  Cooldown: Ready");
+  EXPECT_EQ(lines[13], "  Interval: 15 minutes");
+  s.interval = Status::Interval{3600, "away"};
+  EXPECT_EQ(render_status(s, now)[13], "  Interval: 1 hour (away)");
+  s.interval = Status::Interval{240, "adaptive"};
+  EXPECT_EQ(render_status(s, now)[13], "  Interval: 4 minutes (adaptive)");
+  const auto json = status_json(s, now);
+  EXPECT_EQ(json["interval"]["seconds"], 240);
+  EXPECT_EQ(json["interval"]["reason"], "adaptive");
+  s.interval = Status::Interval{900, ""};
+  EXPECT_EQ(status_json(s, now)["interval"]["reason"], "fixed");
+  s.interval.reset();
+  EXPECT_FALSE(status_json(s, now).contains("interval"));
+}
+
 TEST(RenderStatus, AnInstanceNeitherPrimaryNorSuspendedIsSecondary) {
   Status s = status_of("nvim_3_30", Role::secondary, 30);
   s.instances = {instance("nvim_3_30", false, false, 30, 0)};

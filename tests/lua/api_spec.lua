@@ -126,6 +126,7 @@ H.test('checkhealth runs with no host and names each section', function()
     H.contains(section, text)
   end
   H.contains('host binary not found', text)
+  H.contains('away: after 900s idle', text)
   H.contains('ADVICE', text)
   H.truthy(not text:find('Traceback') and not text:find('stack traceback'), 'no Lua error')
 end)

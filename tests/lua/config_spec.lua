@@ -40,8 +40,11 @@ H.test('defaults are exactly SPEC §3 and §10', function()
         heartbeat_interval = 30,
         takeover_threshold = 60,
         sync_cooldown = 300,
+        priority = 0,
       },
       push = { enabled = 'auto', mailboxes = { 'INBOX' }, min_gap = 2 },
+      adaptive = { enabled = false, min_interval = 120, max_interval = 3600 },
+      away = { after = 900, interval = 3600 },
     },
   }, defaults)
 end)
@@ -291,6 +294,33 @@ H.test('sync.push: enabled is auto, true or false', function()
   )
 end)
 
+H.test('sync.adaptive: a boolean and two positive bounds, min <= max', function()
+  local c = assert(config.validate({
+    sync = { adaptive = { enabled = true, min_interval = 60, max_interval = 60 } },
+  }))
+  H.eq({ enabled = true, min_interval = 60, max_interval = 60 }, c.sync.adaptive)
+  H.eq(
+    'sync.adaptive.enabled: expected a boolean, got string',
+    err_of({ sync = { adaptive = { enabled = 'yes' } } })
+  )
+  H.eq(
+    'sync.adaptive.min_interval: must be a positive number of seconds, got 0',
+    err_of({ sync = { adaptive = { min_interval = 0 } } })
+  )
+  H.eq(
+    'sync.adaptive.max_interval: expected a number of seconds, got string',
+    err_of({ sync = { adaptive = { max_interval = '1h' } } })
+  )
+  H.eq(
+    'sync.adaptive.min_interval: must be at most sync.adaptive.max_interval (600 > 300)',
+    err_of({ sync = { adaptive = { min_interval = 600, max_interval = 300 } } })
+  )
+  H.eq(
+    'sync.adaptive.max_intervall: unknown option (did you mean max_interval?)',
+    err_of({ sync = { adaptive = { max_intervall = 1 } } })
+  )
+end)
+
 H.test('sync.push.mailboxes: a non-empty list of distinct, non-empty strings', function()
   local c = assert(config.validate({ sync = { push = { mailboxes = { 'INBOX', 'Work/Ops' } } } }))
   H.eq({ 'INBOX', 'Work/Ops' }, c.sync.push.mailboxes)
@@ -329,6 +359,23 @@ H.test('sync.push.min_gap: zero or more seconds, fractional allowed', function()
   H.eq(
     'sync.push.min_gap: must be a finite number of seconds',
     err_of({ sync = { push = { min_gap = 0 / 0 } } })
+  )
+end)
+
+H.test('sync.coordination.priority: any finite number, negative and fractional allowed', function()
+  local function priority(value)
+    local resolved = assert(config.validate({ sync = { coordination = { priority = value } } }))
+    return resolved.sync.coordination.priority
+  end
+  H.eq(1, priority(1))
+  H.eq(-2.5, priority(-2.5))
+  H.eq(
+    'sync.coordination.priority: expected a number, got string',
+    err_of({ sync = { coordination = { priority = 'high' } } })
+  )
+  H.eq(
+    'sync.coordination.priority: must be a finite number between -1e9 and 1e9, got inf',
+    err_of({ sync = { coordination = { priority = math.huge } } })
   )
 end)
 
@@ -420,6 +467,29 @@ H.test('find_binary: build/ then PATH, else how to build', function()
       H.contains('cmake -S . -B build', err)
     end
   end)
+end)
+
+
+H.test('sync.away: after is positive seconds or false, interval positive seconds', function()
+  local c = assert(config.validate({ sync = { away = { after = 1.5, interval = 4 } } }))
+  H.eq({ after = 1.5, interval = 4 }, c.sync.away)
+  H.eq(false, assert(config.validate({ sync = { away = { after = false } } })).sync.away.after)
+  H.eq(
+    'sync.away.after: expected a number of seconds or false, got true',
+    err_of({ sync = { away = { after = true } } })
+  )
+  H.eq(
+    'sync.away.after: must be a positive number of seconds, got 0',
+    err_of({ sync = { away = { after = 0 } } })
+  )
+  H.eq(
+    'sync.away.interval: must be a positive number of seconds, got -1',
+    err_of({ sync = { away = { interval = -1 } } })
+  )
+  H.eq(
+    'sync.away.afterr: unknown option (did you mean after?)',
+    err_of({ sync = { away = { afterr = 1 } } })
+  )
 end)
 
 H.finish()

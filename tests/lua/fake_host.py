@@ -275,10 +275,14 @@ def main():
                 'last_sync': None,
                 'cooldown_remaining': 0,
                 'push': push_facts(cfg)[0],
+                'desktop_session': {'session': "session 2 (the user's display session)",
+                                    'problem': '', 'away': False},
             }
             if mode == 'stale':
                 value['primary'] = {'instance_id': 'nvim_1_1', 'pid': 1, 'heartbeat_age': 75.0,
                                     'active': False}
+                value['desktop_session'] = {'session': '', 'problem': 'not the primary',
+                                            'away': False}
             elif mode == 'primary-in-lines-only':
                 del value['primary']
                 value['lines'] += ['', '## Primary Coordinator', '  Instance: nvim_1_1',

@@ -229,6 +229,7 @@ H.test('checkhealth: a stale primary is a warning, from the status facts', funct
   local text = checkhealth_in_mode('stale')
   H.contains('OK: this instance (' .. hc.instance_id() .. '): Secondary', text)
   H.contains('WARNING: primary: nvim_1_1, last heartbeat 1 minute ago (stale)', text)
+  H.contains('INFO: desktop session: Off (not the primary); the primary reads it', text)
 end)
 
 H.test('checkhealth reads the status facts, never the report lines', function()
@@ -237,6 +238,10 @@ H.test('checkhealth reads the status facts, never the report lines', function()
   H.truthy(not text:find('primary: nvim_1_1', 1, true), 'no primary taken from the lines')
   text = checkhealth_in_mode('normal')
   H.contains('OK: primary: ' .. hc.instance_id() .. ', last heartbeat 5 seconds ago', text)
+  H.contains(
+    "OK: desktop session: logind session 2 (the user's display session) is read (in use)",
+    text
+  )
 end)
 
 H.test('_stop() stops the host for good', function()

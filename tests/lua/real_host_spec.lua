@@ -72,6 +72,23 @@ H.test('status() has the push section, off on this instance with its reason', fu
   H.truthy(type(status.push.why) == 'string' and status.push.why ~= '', 'a reason')
 end)
 
+-- run.sh points DBUS_SYSTEM_BUS_ADDRESS at nothing: the primary's reader process
+-- (himalaya-coord-session) says so, once it has started.
+H.test('status() and checkhealth: the desktop session is not read without a system bus', function()
+  local status
+  vim.wait(5000, function()
+    status = hc.status()
+    local d = status and status.desktop_session
+    return type(d) == 'table' and type(d.problem) == 'string' and d.problem:find('no system bus')
+  end, 20)
+  local desktop = status and status.desktop_session
+  H.truthy(type(desktop) == 'table', 'desktop_session facts')
+  H.eq('', desktop.session)
+  H.eq(false, desktop.away)
+  H.contains('no system bus', desktop.problem)
+  H.contains('desktop session: not read (no system bus', H.checkhealth('himalaya_coord'))
+end)
+
 H.test('checkhealth runs against the real host', function()
   local text = H.checkhealth('himalaya_coord')
   H.contains('OK: version: himalaya-coord', text)

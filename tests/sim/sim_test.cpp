@@ -92,6 +92,44 @@ TEST(SimulatorTest, PushHoldsTheInvariantsThroughFaultsAndChurn) {
   }
 }
 
+TEST(SimulatorTest, AwayCutsTheSyncsOfNightsAndWeekendsAndCatchesUpAtTheFirstKey) {
+  // A week of three editors always open; users at work on weekdays only
+  // (sim/users.h). The same users with away on and off.
+  Options o;
+  o.seed = 3;
+  o.instances = 3;
+  o.days = 7;
+  o.churn = false;
+  o.faults = false;
+  o.manual_per_day = 0;
+  o.users = true;
+  const Report on = simulate(o);
+  o.timings.away_after = 0;
+  const Report off = simulate(o);
+  ASSERT_TRUE(on.violations.empty()) << on.violations.front();
+  ASSERT_TRUE(off.violations.empty()) << off.violations.front();
+  EXPECT_EQ(on.users.returns, off.users.returns) << "the same users";
+  EXPECT_GT(off.users.away_syncs, 0u);
+  // One sync an hour instead of four, and the first of each away stretch
+  // still an interval after the last present one.
+  EXPECT_LT(static_cast<double>(on.users.away_syncs),
+            0.3 * static_cast<double>(off.users.away_syncs));
+  ASSERT_FALSE(on.users.catch_up_delays.empty());
+  EXPECT_LT(percentile(on.users.catch_up_delays, 1.0), 1.0)
+      << "a catch-up sync within a second of the first key";
+}
+
+TEST(SimulatorTest, AwayHoldsTheInvariantsThroughFaultsAndChurn) {
+  Options o;
+  o.instances = 6;
+  o.days = 2;
+  o.users = true;
+  for (o.seed = 1; o.seed <= 10; ++o.seed) {
+    const Report r = simulate(o);
+    ASSERT_TRUE(r.violations.empty()) << replay_command(o) << ": " << r.violations.front();
+  }
+}
+
 TEST(SimulatorTest, ReplayCommandNamesTheSeedAndOptions) {
   Options o;
   o.seed = 1234;
@@ -102,6 +140,11 @@ TEST(SimulatorTest, ReplayCommandNamesTheSeedAndOptions) {
   EXPECT_EQ(replay_command(o),
             "coord-sim --seed 1234 --instances 20 --days 7 --no-faults --mail-per-hour 6 "
             "--manual-per-day 0");
+  o.succession = coordinator::Succession::first_come;
+  o.wake_jitter = 0.005;
+  EXPECT_EQ(replay_command(o),
+            "coord-sim --seed 1234 --instances 20 --days 7 --no-faults --mail-per-hour 6 "
+            "--manual-per-day 0 --first-come --wake-jitter 0.005");
 }
 
 }  // namespace

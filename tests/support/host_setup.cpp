@@ -15,6 +15,11 @@ std::string push_lua(const PushSetup& p) {
          "},\n      min_gap = " + lua_number(p.min_gap) + ",\n    },\n";
 }
 
+std::string away_lua(const AwaySetup& a) {
+  return "    away = {\n      after = " + (a.after > 0 ? lua_number(a.after) : "false") +
+         ",\n      interval = " + lua_number(a.interval) + ",\n    },\n";
+}
+
 }  // namespace
 
 std::string setup_lua(const HostSetup& s) {
@@ -35,8 +40,10 @@ std::string setup_lua(const HostSetup& s) {
          ",\n    coordination = {\n      enabled = true,\n      heartbeat_interval = " +
          lua_number(s.heartbeat_interval) +
          ",\n      takeover_threshold = " + lua_number(s.takeover_threshold) +
-         ",\n      sync_cooldown = " + lua_number(s.sync_cooldown) + ",\n    },\n" +
-         (s.push ? push_lua(*s.push) : std::string()) + "  },\n})\n";
+         ",\n      sync_cooldown = " + lua_number(s.sync_cooldown) +
+         (s.priority != 0 ? ",\n      priority = " + lua_number(s.priority) : std::string()) +
+         ",\n    },\n" + (s.push ? push_lua(*s.push) : std::string()) +
+         (s.away ? away_lua(*s.away) : std::string()) + "  },\n})\n";
 }
 
 }  // namespace himalaya::testing

@@ -17,6 +17,12 @@ struct PushSetup {
   double min_gap = 2;
 };
 
+// sync.away (SPEC §11), written out only when a fleet sets it.
+struct AwaySetup {
+  double after = 900;  // 0: `after = false`
+  double interval = 3600;
+};
+
 struct HostSetup {
   std::string binary;         // the host executable
   std::optional<bool> debug;  // left out (the plugin's default) when unset
@@ -31,7 +37,9 @@ struct HostSetup {
   double heartbeat_interval = 0;
   double takeover_threshold = 0;
   double sync_cooldown = 0;
+  double priority = 0;            // coordination.priority, written out only when not 0
   std::optional<PushSetup> push;  // left out (the plugin's default) when unset
+  std::optional<AwaySetup> away;  // left out (the plugin's default) when unset
 };
 
 // Lua source text: require('himalaya_coord').setup({...}) with coordination

@@ -15,25 +15,37 @@ NvimFleet::~NvimFleet() {
 bool NvimFleet::start(int count, const InitLua& init_lua, std::chrono::milliseconds ready_timeout) {
   const std::size_t first = nvims_.size();
   for (int n = 0; n < count; ++n) {
-    const std::size_t i = homes_.size();
-    homes_.push_back(std::make_unique<TestHome>());
-    homes_.back()->write_init(init_lua(i));
-    nvims_.push_back(std::make_unique<NvimProcess>(*homes_.back()));
-    alive_.push_back(true);
+    add(init_lua);
   }
-  // The call itself may take a little longer than wait_ready's own deadline.
-  const auto call_timeout = ready_timeout + std::chrono::seconds(5);
-  const std::string wait_ready =
-      "return require('himalaya_coord').wait_ready(" + std::to_string(ready_timeout.count()) + ")";
   for (std::size_t i = first; i < nvims_.size(); ++i) {
-    if (!nvims_[i]->lua_bool(wait_ready, call_timeout)) {
+    if (!wait_ready(i, ready_timeout)) {
       ADD_FAILURE() << label(i) << ": the host did not become ready";
       return false;
     }
-    host_pids_.push_back(static_cast<pid_t>(
-        nvims_[i]->lua_int("return vim.fn.jobpid(require('himalaya_coord').host_job())")));
+    if (query_host_pid(i) <= 0) {
+      ADD_FAILURE() << label(i) << ": no host pid once the host was ready";
+      return false;
+    }
   }
   return true;
+}
+
+std::size_t NvimFleet::add(const InitLua& init_lua) {
+  const std::size_t i = homes_.size();
+  homes_.push_back(std::make_unique<TestHome>());
+  homes_.back()->write_init(init_lua(i));
+  nvims_.push_back(std::make_unique<NvimProcess>(*homes_.back(), environment_));
+  host_pids_.push_back(-1);
+  alive_.push_back(true);
+  return i;
+}
+
+bool NvimFleet::wait_ready(std::size_t i, std::chrono::milliseconds timeout) {
+  // The call itself may take a while longer than wait_ready's own deadline
+  // (a just started Neovim, a loaded machine).
+  return nvim(i).lua_bool(
+      "return require('himalaya_coord').wait_ready(" + std::to_string(timeout.count()) + ")",
+      timeout + std::chrono::seconds(10));
 }
 
 void NvimFleet::stop() {
@@ -47,21 +59,31 @@ void NvimFleet::stop() {
   host_pids_.clear();
 }
 
-pid_t NvimFleet::refresh_host_pid(std::size_t i, std::chrono::milliseconds timeout) {
-  pid_t pid = -1;
-  wait_until(
-      [&] {
-        pid = static_cast<pid_t>(
-            nvim(i).lua_int("local m = require('himalaya_coord') "
-                            "if not m.host_job() or not m.status(500) then return -1 end "
-                            "return vim.fn.jobpid(m.host_job())"));
-        return pid > 0;
-      },
-      timeout);
+// jobpid() fails ("Invalid channel id") for a host that has just died, before
+// the Lua side has seen it exit.
+pid_t NvimFleet::query_host_pid(std::size_t i) {
+  const auto pid =
+      static_cast<pid_t>(nvim(i).lua_int("local i = require('himalaya_coord')._info() "
+                                         "if i.job and i.ready then "
+                                         "  local ok, pid = pcall(vim.fn.jobpid, i.job) "
+                                         "  if ok then return pid end "
+                                         "end return -1"));
   if (pid > 0) {
     host_pids_.at(i) = pid;
   }
   return pid;
+}
+
+pid_t NvimFleet::refresh_host_pid(std::size_t i, std::chrono::milliseconds timeout) {
+  const pid_t old = host_pids_.at(i);
+  pid_t pid = -1;
+  const bool found = wait_until(
+      [&] {
+        pid = query_host_pid(i);
+        return pid > 0 && pid != old;
+      },
+      timeout);
+  return found ? pid : -1;
 }
 
 HostSetup NvimFleet::host_setup(std::size_t i) const {

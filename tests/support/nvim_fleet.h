@@ -1,17 +1,21 @@
 // A fleet of real headless Neovims (NvimProcess) whose hosts coordinate
-// through one shared directory: the common part of the end-to-end and mail
-// fleets. Each Neovim has its own TestHome (XDG directories, socket, host
-// log); the shared directory holds the state file and the sync lock file.
+// through one shared directory: the common part of the end-to-end, mail and
+// chaos fleets. Each Neovim has its own TestHome (XDG directories, socket,
+// host log); the shared directory holds the state file and the sync lock
+// file.
 //
-// The fleet does not decide what a Neovim runs: start() asks the caller for
-// each instance's init.lua, after that instance's home exists, so the caller
-// can build it from host_setup(i) (the paths filled in) with its own sync
-// command and intervals. The fleet then waits until every host is ready and
-// records the hosts' pids, so that stop() can wait until they are gone.
+// The fleet does not decide what a Neovim runs: add() asks the caller for
+// the new instance's init.lua, after that instance's home exists, so the
+// caller can build it from host_setup(i) (the paths filled in) with its own
+// sync command and intervals. start() adds a fixed count and waits until
+// every host is ready; a dynamic pool (the chaos test) calls add(),
+// wait_ready() and query_host_pid() itself, so that it can do its own work
+// between short waits. The recorded hosts' pids let stop() wait until they
+// are gone.
 //
 // Instance i is labelled "nvim<i+1>" in messages. An instance stays in the
-// fleet after it exits; a test that makes one exit (:qa, a signal) calls
-// mark_gone(i), and primary() then no longer asks it.
+// fleet after it exits (indices never change); a test that makes one exit
+// (:qa, a signal) calls mark_gone(i), and primary() then no longer asks it.
 #pragma once
 
 #include <sys/types.h>
@@ -22,6 +26,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tests/support/host_setup.h"
@@ -45,23 +50,39 @@ class NvimFleet {
   NvimFleet(const NvimFleet&) = delete;
   NvimFleet& operator=(const NvimFleet&) = delete;
 
-  // Starts `count` Neovims, each with init_lua(i), then waits until each host
-  // is ready (wait_ready, at most `ready_timeout` each) and records its pid.
-  // Reports a failure and returns false if one is not ready.
+  // Starts `count` Neovims (add), then waits until each host is ready
+  // (wait_ready, at most `ready_timeout` each) and records its pid
+  // (query_host_pid). Reports a failure and returns false if one is not.
   bool start(int count, const InitLua& init_lua,
              std::chrono::milliseconds ready_timeout = std::chrono::seconds(5));
+  // Creates the next instance's home, writes init_lua(i) there and starts its
+  // Neovim; returns i. Does not wait for its host.
+  std::size_t add(const InitLua& init_lua);
+  // Waits up to `timeout` until instance i's host is ready (the Lua side's
+  // wait_ready); false if it is not by then.
+  bool wait_ready(std::size_t i, std::chrono::milliseconds timeout);
   // Kills every Neovim (its process group, so its host too) and waits until
   // their hosts (and so their syncs) are gone, so that nothing writes to the
   // directories once they are removed. A host still running after 5 s fails
   // the test.
   void stop();
 
+  // Variables ("NAME=value") added to the environment of every Neovim (and
+  // so its host) that add() starts from now on.
+  void set_environment(std::vector<std::string> environment) {
+    environment_ = std::move(environment);
+  }
+
   std::size_t size() const { return nvims_.size(); }
   NvimProcess& nvim(std::size_t i) { return *nvims_.at(i); }
   pid_t host_pid(std::size_t i) const { return host_pids_.at(i); }
-  // Asks Neovim i for its host's pid again (after the Lua side restarted the
-  // host) once the new host answers; returns it, or -1 if it does not within
-  // `timeout`.
+  // Asks Neovim i once for its current host's pid and records it; -1 (not
+  // recorded) while there is no ready host, e.g. while the Lua side restarts
+  // a host that died.
+  pid_t query_host_pid(std::size_t i);
+  // After the Lua side restarted instance i's host: waits until a ready host
+  // other than the recorded one answers query_host_pid(i), and returns its
+  // pid, or -1 if none does within `timeout`.
   pid_t refresh_host_pid(std::size_t i, std::chrono::milliseconds timeout);
   // False once the test made instance i exit and said so with mark_gone(i).
   bool alive(std::size_t i) const { return alive_.at(i); }
@@ -88,6 +109,8 @@ class NvimFleet {
   std::filesystem::path state_file() const { return shared_.dir / "state/sync_coordinator.json"; }
   std::filesystem::path lock_file() const { return shared_.dir / "mbsync.lock"; }
   std::filesystem::path log_file(std::size_t i) const { return homes_.at(i)->log_file(); }
+  // Instance i's own directory, for a caller's per-instance files.
+  std::filesystem::path home_dir(std::size_t i) const { return homes_.at(i)->dir; }
   // The last `lines` lines of instance i's host log (for a failing test's
   // message).
   std::string log_tail(std::size_t i, std::size_t lines = 30) const;
@@ -101,6 +124,7 @@ class NvimFleet {
   std::vector<std::unique_ptr<NvimProcess>> nvims_;
   std::vector<pid_t> host_pids_;
   std::vector<bool> alive_;
+  std::vector<std::string> environment_;
 };
 
 }  // namespace himalaya::testing

@@ -76,7 +76,7 @@ std::string TestHome::base_options() const {
          ", log_file = " + lua_quote(log_file().string());
 }
 
-NvimProcess::NvimProcess(const TestHome& home) {
+NvimProcess::NvimProcess(const TestHome& home, const std::vector<std::string>& extra_env) {
   std::string socket = (home.dir / "nvim.sock").string();
   std::string init = (home.dir / "init.lua").string();
   std::string log = (home.dir / "nvim-stderr.log").string();
@@ -95,6 +95,7 @@ NvimProcess::NvimProcess(const TestHome& home) {
       env_strings.push_back(std::string(pass) + "=" + value);
     }
   }
+  env_strings.insert(env_strings.end(), extra_env.begin(), extra_env.end());
   std::vector<std::string> args{"nvim", "--headless", "-n",       "-i",  "NONE",
                                 "-u",   init,         "--listen", socket};
   std::vector<char*> argv;

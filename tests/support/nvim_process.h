@@ -53,7 +53,9 @@ struct TestHome {
 
 class NvimProcess {
  public:
-  explicit NvimProcess(const TestHome& home);
+  // `extra_env` ("NAME=value" each) is added to the private environment, e.g.
+  // DBUS_SYSTEM_BUS_ADDRESS for a test's own bus.
+  explicit NvimProcess(const TestHome& home, const std::vector<std::string>& extra_env = {});
   ~NvimProcess();
   NvimProcess(const NvimProcess&) = delete;
   NvimProcess& operator=(const NvimProcess&) = delete;
