@@ -161,11 +161,15 @@ SyncCheck check_push_sync(const SyncContext& ctx) {
 
 RunningVerdict running_sync_active(const State& state, const HostFacts& here,
                                    const ProcessProbe& probe, double age, const Timings& timings) {
-  RunningVerdict v;
   if (!state.running_sync) {
-    return v;
+    return RunningVerdict{};
   }
-  const SyncRecord& r = *state.running_sync;
+  return running_sync_active(*state.running_sync, state, here, probe, age, timings);
+}
+
+RunningVerdict running_sync_active(const SyncRecord& r, const State& state, const HostFacts& here,
+                                   const ProcessProbe& probe, double age, const Timings& timings) {
+  RunningVerdict v;
   const bool over_time = age > timings.running_sync_deadline();
   if (sync_process_probed(r, here)) {
     // The sync process itself is the best evidence, whatever its instance's

@@ -113,5 +113,10 @@ struct RunningVerdict {
 };
 RunningVerdict running_sync_active(const State& state, const HostFacts& here,
                                    const ProcessProbe& probe, double age, const Timings& timings);
+// The same for any running record: a channel's (channels.h), judged against
+// the state's instance records.
+RunningVerdict running_sync_active(const SyncRecord& record, const State& state,
+                                   const HostFacts& here, const ProcessProbe& probe, double age,
+                                   const Timings& timings);
 
 }  // namespace himalaya::coordinator

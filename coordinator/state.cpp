@@ -5,126 +5,17 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "coordinator/state_json.h"
+
 namespace himalaya::coordinator {
 namespace {
 
-using Json = nlohmann::json;
+using namespace state_json;  // NOLINT(google-build-using-namespace): this file's other half
 
 // The deepest nesting of arrays and objects accepted. The known keys nest three
 // levels; unknown keys, kept as their JSON text, get the rest. nlohmann parses
 // iteratively but dumps recursively, so deeper input would overflow the stack.
 constexpr int max_nesting = 64;
-
-// A reader of one JSON object that records the first type error instead of
-// throwing. Every getter leaves its target untouched when the key is absent or
-// null, so missing keys take the defaults of the State types.
-class Fields {
- public:
-  Fields(const Json& object, std::string where, std::string* error)
-      : object_(object), where_(std::move(where)), error_(error) {}
-
-  const Json* find(const char* key) const {
-    auto it = object_.find(key);
-    if (it == object_.end() || it->is_null()) {
-      return nullptr;
-    }
-    return &*it;
-  }
-
-  void number(const char* key, double& out) {
-    if (const Json* v = find(key)) {
-      if (!v->is_number()) {
-        fail(key, "a number");
-        return;
-      }
-      double d = v->get<double>();
-      if (!std::isfinite(d)) {
-        fail(key, "a finite number");
-        return;
-      }
-      out = d;
-    }
-  }
-
-  void integer(const char* key, int& out) {
-    double d = out;
-    number(key, d);
-    if (d < 0 || d > std::numeric_limits<int>::max()) {
-      fail(key, "a process id");
-      return;
-    }
-    out = static_cast<int>(d);
-  }
-
-  void ticks(const char* key, std::uint64_t& out) {
-    if (const Json* v = find(key)) {
-      if (!v->is_number_unsigned()) {
-        fail(key, "a non-negative integer");
-        return;
-      }
-      out = v->get<std::uint64_t>();
-    }
-  }
-
-  void string(const char* key, std::string& out) {
-    if (const Json* v = find(key)) {
-      if (!v->is_string()) {
-        fail(key, "a string");
-        return;
-      }
-      out = v->get_ref<const std::string&>();
-    }
-  }
-
-  void boolean(const char* key, bool& out) {
-    if (const Json* v = find(key)) {
-      if (!v->is_boolean()) {
-        fail(key, "true or false");
-        return;
-      }
-      out = v->get<bool>();
-    }
-  }
-
-  const Json* object(const char* key) {
-    const Json* v = find(key);
-    if (v != nullptr && !v->is_object()) {
-      fail(key, "an object");
-      return nullptr;
-    }
-    return v;
-  }
-
-  void fail(const std::string& key, const char* expected) {
-    if (error_->empty()) {
-      *error_ = where_ + key + " is not " + expected;
-    }
-  }
-
- private:
-  const Json& object_;
-  std::string where_;
-  std::string* error_;
-};
-
-std::optional<SyncOutcome> outcome_from(const std::string& s) {
-  for (auto o :
-       {SyncOutcome::ok, SyncOutcome::failed, SyncOutcome::timed_out, SyncOutcome::cancelled}) {
-    if (s == to_string(o)) {
-      return o;
-    }
-  }
-  return std::nullopt;
-}
-
-SyncTrigger trigger_from(const std::string& s) {
-  for (auto t : {SyncTrigger::manual, SyncTrigger::push}) {
-    if (s == to_string(t)) {
-      return t;
-    }
-  }
-  return SyncTrigger::automatic;
-}
 
 // `arrivals`, or nothing when it is malformed: the model alone is dropped and
 // rebuilt from the next syncs (a learned statistic, not worth the whole file,
@@ -314,44 +205,13 @@ Result<State> parse_state(std::string_view text) {
   }
 
   if (const Json* p = top.object("running_sync")) {
-    Fields f(*p, "running_sync.", &error);
-    SyncRecord r;
-    f.string("instance", r.instance_id);
-    f.number("started", r.started);
-    f.integer("pid", r.pid);
-    f.integer("sync_pid", r.sync_pid);
-    f.ticks("sync_start_ticks", r.sync_start_ticks);
-    f.string("hostname", r.hostname);
-    f.string("boot_id", r.boot_id);
-    std::string trigger;
-    f.string("trigger", trigger);
-    r.trigger = trigger_from(trigger);
-    s.running_sync = std::move(r);
+    s.running_sync = read_running(*p, "running_sync.", &error);
   }
-
   if (const Json* p = top.object("last_result")) {
-    Fields f(*p, "last_result.", &error);
-    SyncResult r;
-    std::string outcome = "ok";
-    f.string("instance", r.instance_id);
-    f.number("started", r.started);
-    f.number("ended", r.ended);
-    f.string("outcome", outcome);
-    f.string("message", r.message);
-    std::string trigger;
-    f.string("trigger", trigger);
-    r.trigger = trigger_from(trigger);
-    if (f.find("new_messages") != nullptr) {
-      int added = 0;
-      f.integer("new_messages", added);
-      r.new_messages = added;
-    }
-    if (auto o = outcome_from(outcome)) {
-      r.outcome = *o;
-    } else {
-      f.fail("outcome", "ok, failed, timed_out or cancelled");
-    }
-    s.last_result = std::move(r);
+    s.last_result = read_result(*p, "last_result.", &error);
+  }
+  if (const Json* p = top.object("channels")) {
+    s.channels = read_channels(*p, &error);
   }
 
   if (const Json* p = top.find("arrivals")) {
@@ -360,7 +220,8 @@ Result<State> parse_state(std::string_view text) {
 
   static const char* const known[] = {
       "version", "created",   "last_modified", "last_sync_time", "last_sync_instance",
-      "primary", "instances", "running_sync",  "last_result",    "arrivals"};
+      "primary", "instances", "running_sync",  "last_result",    "arrivals",
+      "channels"};
   for (const auto& [key, value] : root.items()) {
     bool is_known = false;
     for (const char* k : known) {
@@ -404,23 +265,13 @@ std::string serialize_state(const State& s) {
   }
   root["instances"] = std::move(instances);
   if (s.running_sync) {
-    root["running_sync"] = Json{{"instance", s.running_sync->instance_id},
-                                {"started", s.running_sync->started},
-                                {"pid", s.running_sync->pid},
-                                {"sync_pid", s.running_sync->sync_pid},
-                                {"sync_start_ticks", s.running_sync->sync_start_ticks},
-                                {"hostname", s.running_sync->hostname},
-                                {"boot_id", s.running_sync->boot_id},
-                                {"trigger", to_string(s.running_sync->trigger)}};
+    root["running_sync"] = to_json(*s.running_sync);
   }
   if (s.last_result) {
-    root["last_result"] = Json{
-        {"instance", s.last_result->instance_id}, {"started", s.last_result->started},
-        {"ended", s.last_result->ended},          {"outcome", to_string(s.last_result->outcome)},
-        {"message", s.last_result->message},      {"trigger", to_string(s.last_result->trigger)}};
-    if (s.last_result->new_messages) {
-      root["last_result"]["new_messages"] = *s.last_result->new_messages;
-    }
+    root["last_result"] = to_json(*s.last_result);
+  }
+  if (!s.channels.empty()) {
+    root["channels"] = to_json(s.channels);
   }
   if (s.arrivals) {
     root["arrivals"] = to_json(*s.arrivals);

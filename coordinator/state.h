@@ -129,6 +129,18 @@ struct ArrivalModel {
   double recent = 0;
 };
 
+// One channel of sync.channels (SPEC §11), key `channels.<name>`: its own
+// schedule, running sync and result, and the instance that runs it
+// (channels.h, assign_channels()). Absent for the plain `sync.command`. The
+// top-level keys go on describing the fleet's latest sync of any kind, so the
+// original plugin still reads the file.
+struct ChannelRecord {
+  std::string owner;          // instance id; empty: no live instance to run it
+  double last_sync_time = 0;  // start of its last sync; 0: never
+  std::optional<SyncRecord> running;
+  std::optional<SyncResult> last_result;
+};
+
 struct State {
   double created = 0;
   double last_modified = 0;
@@ -139,6 +151,7 @@ struct State {
   std::optional<SyncRecord> running_sync;
   std::optional<SyncResult> last_result;
   std::optional<ArrivalModel> arrivals;
+  std::map<std::string, ChannelRecord> channels;
   // Keys this version does not know, each as its JSON text, written back as
   // they were.
   std::map<std::string, std::string> extra;
