@@ -39,11 +39,12 @@ int running_channels(const State& s) {
   }));
 }
 
-bool settle_channel_syncs(State& s, ChannelMemory& m, const Self& self, const Now& now,
-                          Notes& notes) {
+bool settle_channel_syncs(State& s, ChannelMemory& m, const Self& self,
+                          const std::optional<OwnChannelSync>& own, const Now& now, Notes& notes) {
   bool changed = false;
   for (auto& [name, c] : s.channels) {
-    if (!c.running || (c.running->instance_id == self.id() && self.sync)) {
+    if (!c.running || (own && own->name == name && c.running->instance_id == self.id() &&
+                       c.running->started == own->started)) {
       continue;  // none, or this instance's own: its end record says how it went
     }
     const SyncRecord& r = *c.running;
@@ -73,6 +74,21 @@ bool settle_channel_syncs(State& s, ChannelMemory& m, const Self& self, const No
   return changed;
 }
 
+bool settle_channels(State& s, ChannelMemory& m, const Self& self, const ChannelSettings& settings,
+                     const std::optional<OwnChannelSync>& own, const Decision& decision,
+                     const Now& now, Notes& notes) {
+  if (settings.specs.empty()) {
+    return false;
+  }
+  bool changed = settle_channel_syncs(s, m, self, own, now, notes);
+  std::vector<std::string> moved;
+  changed |= assign_channel_owners(s, settings.specs, decision.candidates, moved);
+  for (const auto& move : moved) {
+    notes.push_back("channel " + move);
+  }
+  return changed;
+}
+
 ChannelGrant grant_channel_sync(State& s, ChannelMemory& m, const Self& self,
                                 const ChannelSpec& spec, int max_parallel, const Now& now) {
   ChannelGrant grant;
@@ -85,6 +101,10 @@ ChannelGrant grant_channel_sync(State& s, ChannelMemory& m, const Self& self,
   ChannelRecord& c = it->second;
   grant.check = check_channel_sync(c, spec, self.id(), since_last(c, m, spec.name, now),
                                    running_channels(s), max_parallel, self.timings);
+  if (grant.check.start && s.running_sync) {
+    // The whole command (a manual sync) covers every channel.
+    grant.check = ChannelCheck{false, ChannelBlock::running, 0};
+  }
   grant.reason = "channel " + spec.name + ": " + to_string(grant.check.block);
   if (!grant.check.start) {
     return grant;

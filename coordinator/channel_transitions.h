@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -35,6 +36,12 @@ struct ChannelMemory {
   std::map<std::string, std::pair<double, double>> exit_seen;  // channel -> (started, seen at)
 };
 
+// This instance's running channel sync (an instance runs one sync at a time).
+struct OwnChannelSync {
+  std::string name;
+  double started = 0;  // wall stamp, as recorded
+};
+
 // The channels this instance owns, in configuration order.
 std::vector<ChannelSpec> owned_channels(const State& s, const std::vector<ChannelSpec>& specs,
                                         const std::string& self_id);
@@ -44,8 +51,17 @@ int running_channels(const State& s);
 
 // Ends the recorded channel syncs of other instances that are over
 // (running_sync_active()), recording each result, like settle_running_sync().
-bool settle_channel_syncs(State& s, ChannelMemory& m, const Self& self, const Now& now,
-                          Notes& notes);
+// `own`: this instance's running channel sync, which its end record settles.
+bool settle_channel_syncs(State& s, ChannelMemory& m, const Self& self,
+                          const std::optional<OwnChannelSync>& own, const Now& now, Notes& notes);
+
+// The channels' part of every read-modify-write, after settle()
+// (transitions.h) and its election: settles the channel syncs that are over,
+// then shares the channels out over the decision's candidates, noting each
+// move. Nothing without channels.
+bool settle_channels(State& s, ChannelMemory& m, const Self& self, const ChannelSettings& settings,
+                     const std::optional<OwnChannelSync>& own, const Decision& decision,
+                     const Now& now, Notes& notes);
 
 struct ChannelGrant {
   bool granted = false;

@@ -45,6 +45,13 @@ struct ChannelSpec {
   double interval = 0;
 };
 
+// sync.channels and sync.max_parallel (SPEC §11). No specs: the plain
+// `sync.command` on the fleet's one schedule.
+struct ChannelSettings {
+  std::vector<ChannelSpec> specs;
+  int max_parallel = 2;
+};
+
 // The weight of `instance` for `channel`: a 64-bit hash of both, the same on
 // every host and build (FNV-1a, then a SplitMix64 finaliser).
 std::uint64_t rendezvous_weight(std::string_view channel, std::string_view instance);

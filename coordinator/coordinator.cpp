@@ -22,6 +22,14 @@ const char* to_string(Role role) {
   return "secondary";
 }
 
+bool Coordinator::Impl::settle_all(State& s, const Self& me, Step step, const Now& now,
+                                   Notes& notes) {
+  bool changed = settle(s, memory_, me, step, now, decision_, notes);
+  return settle_channels(s, channel_memory_, me, config_.channels, own_channel_, decision_, now,
+                         notes) ||
+         changed;
+}
+
 bool Coordinator::Impl::leaving() {
   if (!leaving_since_ && config_.leaving && config_.leaving()) {
     leaving_since_ = clock().monotonic();
@@ -44,7 +52,7 @@ Result<StateStore::Update> Coordinator::Impl::update(
       [&](State& s) {
         notes.clear();
         const Now now = read_clocks(clock());
-        bool changed = settle(s, memory_, me, step, now, decision_, notes);
+        bool changed = settle_all(s, me, step, now, notes);
         if (then) {
           changed |= then(s, me);
         }
@@ -113,7 +121,7 @@ void Coordinator::Impl::on_wake() {
   if (read) {
     State copy = read.value();
     Notes notes;
-    if (!settle(copy, memory_, self(), Step::look, read_clocks(clock()), decision_, notes)) {
+    if (!settle_all(copy, self(), Step::look, read_clocks(clock()), notes)) {
       adopt(std::move(read.value()));
       return;
     }
@@ -171,6 +179,7 @@ void Coordinator::Impl::adopt(State s) {
   decision_ = Decision{};
   note_presence();
   arm_due();
+  arm_channels();
 }
 
 void Coordinator::Impl::take_view(State s) {
@@ -266,8 +275,8 @@ Due Coordinator::Impl::due_check() {
   if (!coordinated()) {
     return next_due_alone(memory_, self(), own_last_boot_, uptime(), now);
   }
-  if (!memory_.view) {
-    return Due{};
+  if (!memory_.view || has_channels()) {
+    return Due{};  // with channels, each channel's owner runs it (arm_channels())
   }
   Due due = next_due(memory_, self(), may_sync_automatically(*memory_.view, identity_.instance_id),
                      uptime(), now);
@@ -358,6 +367,16 @@ void Coordinator::sync_process_started(int pid) {
 void Coordinator::end_sync(SyncOutcome outcome, const std::string& message,
                            std::optional<int> new_messages) {
   impl_->end_sync(outcome, message, new_messages);
+}
+Coordinator::SyncGrant Coordinator::begin_channel_sync(const std::string& channel) {
+  return impl_->begin_channel_sync(channel);
+}
+void Coordinator::channel_process_started(const std::string& channel, int pid) {
+  impl_->channel_process_started(channel, pid);
+}
+void Coordinator::end_channel_sync(const std::string& channel, SyncOutcome outcome,
+                                   const std::string& message, std::optional<int> new_messages) {
+  impl_->end_channel_sync(channel, outcome, message, new_messages);
 }
 void Coordinator::mail_changed() {
   impl_->mail_changed();

@@ -45,6 +45,7 @@
 #include <string>
 #include <vector>
 
+#include "coordinator/channels.h"
 #include "coordinator/clock.h"
 #include "coordinator/election.h"
 #include "coordinator/environment.h"
@@ -77,6 +78,11 @@ struct Config {
   // The succession rule (election.h): senior for the host; the simulator
   // compares it with first_come.
   Succession succession = Succession::senior;
+  // sync.channels (SPEC §11, channels.h): with specs, automatic syncs run
+  // per channel, each by its owner (Events::channel_due), instead of the
+  // whole command on the fleet's one schedule. A manual sync still runs the
+  // whole command. Push does not trigger channel syncs yet.
+  ChannelSettings channels;
 };
 
 enum class Role { primary, secondary, uncoordinated };
@@ -117,6 +123,17 @@ struct Status {
     double heartbeat_age = 0;
   };
 
+  // One channel of Config::channels (SPEC §11 `## Channels`).
+  struct Channel {
+    std::string name;
+    double interval = 0;
+    std::string owner;                    // empty: no live instance to run it
+    std::optional<double> last_sync_age;  // nullopt: never synced
+    std::optional<double> next_due;       // seconds from now (0: due); nullopt while it runs
+    std::optional<RunningSync> running;
+    std::optional<SyncResult> last_result;
+  };
+
   std::string instance_id;
   Role role = Role::secondary;
   int nvim_pid = 0;
@@ -127,7 +144,8 @@ struct Status {
   std::optional<RunningSync> running_sync;
   std::optional<SyncResult> last_result;
   std::vector<Instance> instances;
-  std::string problem;  // why this instance is Uncoordinated, if it is
+  std::vector<Channel> channels;  // in configuration order; empty without channels
+  std::string problem;            // why this instance is Uncoordinated, if it is
   std::filesystem::path state_file;
 };
 
@@ -138,6 +156,10 @@ struct Events {
   // that trigger, which checks the rules again under the lock. Fired at most
   // once per due time; fired again at the next heartbeat if no sync began.
   std::function<void(SyncTrigger)> sync_due;
+  // A channel of this instance (Config::channels) is due: the caller calls
+  // begin_channel_sync() for it. Fired at most once per heartbeat and
+  // channel while no sync of this instance runs.
+  std::function<void(const std::string& channel)> channel_due;
   // A sync of the fleet started or ended, whoever ran it (SPEC §9), as this
   // instance learned it from the state file (sync_events.h), or this
   // instance's own sync when the file did not record it.
@@ -183,6 +205,15 @@ class Coordinator {
   // messages it added to the local Maildirs when the caller could tell.
   void end_sync(SyncOutcome outcome, const std::string& message,
                 std::optional<int> new_messages = std::nullopt);
+
+  // Channels (Config::channels): the same three steps for one channel. The
+  // grant checks, under the lock, that this instance owns the channel, that
+  // it is due and idle, that fewer than max_parallel channels run, and that
+  // no sync of this instance runs.
+  SyncGrant begin_channel_sync(const std::string& channel);
+  void channel_process_started(const std::string& channel, int pid);
+  void end_channel_sync(const std::string& channel, SyncOutcome outcome, const std::string& message,
+                        std::optional<int> new_messages = std::nullopt);
 
   // Push (SPEC §10): the primary's IMAP IDLE watcher saw the server's mailbox
   // change. A push sync becomes due (sync_due(push)) as check_push_sync()

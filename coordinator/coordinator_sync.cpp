@@ -8,7 +8,7 @@ Coordinator::SyncGrant Coordinator::Impl::begin_sync(SyncTrigger trigger) {
   if (stopped()) {
     return {false, "the coordinator is stopped"};
   }
-  if (own_sync_) {
+  if (own_sync_ || own_channel_) {
     return {false, "a sync of this instance is already running"};
   }
   if (leaving()) {
@@ -86,6 +86,10 @@ void Coordinator::Impl::mail_changed() {
     debug("push ignored: this instance is not primary");
     return;
   }
+  if (has_channels()) {
+    debug("push ignored: channels run on their own schedules");
+    return;
+  }
   if (!memory_.push_pending) {
     debug("push: the server reported a change");
   }
@@ -112,6 +116,10 @@ void Coordinator::Impl::stop() {
   if (own_sync_) {
     end_sync(SyncOutcome::cancelled, "the instance exited");
   }
+  if (own_channel_) {
+    end_channel_sync(own_channel_->name, SyncOutcome::cancelled, "the instance exited",
+                     std::nullopt);
+  }
   if (lifecycle_ == Lifecycle::running && coordinated()) {
     released_ = true;
     evaluate(Step::leave);
@@ -120,6 +128,7 @@ void Coordinator::Impl::stop() {
   tick_timer_->cancel();
   due_timer_->cancel();
   defer_timer_->cancel();
+  channel_timer_->cancel();
   env_->cancel_watches();
   if (role_ == Role::primary) {
     role_ = Role::secondary;
@@ -145,7 +154,8 @@ Status Coordinator::Impl::status() const {
                   config_.enabled && memory_.view ? &*memory_.view : nullptr,
                   memory_,
                   own_sync_,
-                  own_last_boot_};
+                  own_last_boot_,
+                  &channel_memory_};
   return make_status(in, read_clocks(clock()));
 }
 

@@ -84,6 +84,11 @@ Decision elect(const State& state, const ElectionContext& ctx) {
     return best ? std::optional<std::string>(best->instance_id) : std::nullopt;
   };
 
+  for (const auto& [id, record] : state.instances) {
+    if (candidate(id, record, std::nullopt)) {
+      d.candidates.push_back(id);
+    }
+  }
   if (state.primary) {
     d.previous = state.primary->instance_id;
   }

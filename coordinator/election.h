@@ -66,6 +66,10 @@ struct Decision {
   bool lease_changed = false;
   ElectionReason reason = ElectionReason::keep;
   std::vector<std::string> prune;  // instance ids to remove
+  // The live, unreleased instances (this one included when its record is
+  // there and not released): who may hold the lease, and who runs channels
+  // (channels.h).
+  std::vector<std::string> candidates;
 };
 
 Decision elect(const State& state, const ElectionContext& context);

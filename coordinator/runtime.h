@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "coordinator/channel_transitions.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/transitions.h"
 
@@ -30,7 +31,8 @@ class Coordinator::Impl {
         events_(std::move(events)),
         tick_timer_(env_->make_timer()),
         due_timer_(env_->make_timer()),
-        defer_timer_(env_->make_timer()) {}
+        defer_timer_(env_->make_timer()),
+        channel_timer_(env_->make_timer()) {}
 
   std::unique_ptr<Environment> env_;
   Config config_;
@@ -38,7 +40,8 @@ class Coordinator::Impl {
   Events events_;
   std::unique_ptr<Timer> tick_timer_;
   std::unique_ptr<Timer> due_timer_;
-  std::unique_ptr<Timer> defer_timer_;  // a deferred appointment (evaluate())
+  std::unique_ptr<Timer> defer_timer_;    // a deferred appointment (evaluate())
+  std::unique_ptr<Timer> channel_timer_;  // the next of this instance's channels
 
   Memory memory_;
   Decision decision_;        // the last election's
@@ -65,11 +68,20 @@ class Coordinator::Impl {
   std::optional<Presence> presence_;
   bool away_noted_ = false;
   bool fleet_away_noted_ = false;
+  // Channels (coordinator_channels.cpp): what this instance saw of them, its
+  // running channel sync, and the heartbeat in which channel_due last fired.
+  ChannelMemory channel_memory_;
+  std::optional<OwnChannelSync> own_channel_;
+  std::optional<std::uint64_t> channel_asked_;
 
   const Clock& clock() const { return env_->clock(); }
   bool coordinated() const { return config_.enabled && problem_.empty(); }
   bool stopped() const { return lifecycle_ == Lifecycle::stopped; }
 
+  bool has_channels() const { return !config_.channels.specs.empty(); }
+  // settle() and, with channels, settle_channels(): the start of every
+  // read-modify-write and of every lockless look.
+  bool settle_all(State& s, const Self& me, Step step, const Now& now, Notes& notes);
   Self self() const {
     return Self{identity_, config_.timings,   env_->probe(),      released_,
                 own_sync_, own_last_started_, config_.succession, presence_};
@@ -138,6 +150,13 @@ class Coordinator::Impl {
   void end_sync(SyncOutcome outcome, const std::string& message,
                 std::optional<int> new_messages = std::nullopt);
   void mail_changed();
+  // Channels: coordinator_channels.cpp.
+  void arm_channels();
+  void on_channel_timer();
+  Coordinator::SyncGrant begin_channel_sync(const std::string& channel);
+  void channel_process_started(const std::string& channel, int pid);
+  void end_channel_sync(const std::string& channel, SyncOutcome outcome, const std::string& message,
+                        std::optional<int> new_messages);
   void start();
   void stop();
   void set_released(bool released);

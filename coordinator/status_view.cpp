@@ -49,6 +49,7 @@ Status make_status(const StatusInputs& in, const Now& now) {
           id == in.identity.instance_id ? 0 : in.memory.seen.instance_age(id, now.mono).value_or(0);
       st.instances.push_back(std::move(i));
     }
+    st.channels = channel_status(s, in.config.channels, in.channel_memory, t, now);
   } else if (in.own_last_boot) {
     const double age = now.boot - *in.own_last_boot;
     st.last_sync = Status::LastSync{now.wall - age, age, in.identity.instance_id};
@@ -58,6 +59,48 @@ Status make_status(const StatusInputs& in, const Now& now) {
                                           now.wall - in.own_sync->started};
   }
   return st;
+}
+
+std::vector<Status::Channel> channel_status(const State& s, const ChannelSettings& settings,
+                                            const ChannelMemory* memory, const Timings& timings,
+                                            const Now& now) {
+  std::vector<Status::Channel> out;
+  for (const ChannelSpec& spec : settings.specs) {
+    Status::Channel c;
+    c.name = spec.name;
+    c.interval = spec.interval;
+    auto it = s.channels.find(spec.name);
+    if (it == s.channels.end()) {
+      out.push_back(std::move(c));
+      continue;
+    }
+    const ChannelRecord& r = it->second;
+    c.owner = r.owner;
+    c.last_result = r.last_result;
+    auto age_of = [&](const std::map<std::string, SyncClock>* clocks, double stamp, double base) {
+      if (clocks != nullptr) {
+        if (auto clock = clocks->find(spec.name); clock != clocks->end()) {
+          return clock->second.peek(stamp, now.wall, base);
+        }
+      }
+      return std::max(0.0, now.wall - stamp);
+    };
+    if (r.last_sync_time > 0) {
+      c.last_sync_age = age_of(memory ? &memory->last_sync : nullptr, r.last_sync_time, now.boot);
+    }
+    if (r.running) {
+      c.running = Status::RunningSync{
+          r.running->instance_id, r.running->started,
+          age_of(memory ? &memory->running : nullptr, r.running->started, now.mono)};
+    } else if (!c.last_sync_age) {
+      c.next_due = 0;
+    } else {
+      c.next_due = std::max({0.0, spec.interval - *c.last_sync_age,
+                             channel_cooldown(spec, timings) - *c.last_sync_age});
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
 }
 
 }  // namespace himalaya::coordinator

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "coordinator/channel_transitions.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/transitions.h"
 
@@ -19,8 +20,14 @@ struct StatusInputs {
   const Memory& memory;
   const std::optional<OwnSync>& own_sync;
   std::optional<double> own_last_boot;  // boottime of this instance's last sync start
+  const ChannelMemory* channel_memory = nullptr;
 };
 
 Status make_status(const StatusInputs& in, const Now& now);
+
+// The `channels` of a Status: each configured channel as the view records it.
+std::vector<Status::Channel> channel_status(const State& s, const ChannelSettings& settings,
+                                            const ChannelMemory* memory, const Timings& timings,
+                                            const Now& now);
 
 }  // namespace himalaya::coordinator

@@ -97,6 +97,9 @@ DoorbellFacts doorbell_facts(const State& state) {
       f.presence.emplace(id, std::make_pair(r.returned, r.session_away));
     }
   }
+  for (const auto& [name, c] : state.channels) {
+    f.channels.emplace(name, std::make_pair(c.owner, c.running.has_value()));
+  }
   return f;
 }
 

@@ -86,9 +86,12 @@ struct DoorbellFacts {
   std::optional<std::pair<std::string, double>> running;
   std::optional<std::pair<std::string, double>> result;
   std::map<std::string, std::pair<double, bool>> presence;  // returned, session_away
+  // Each channel's owner, and whether it runs (channels.h): a new owner
+  // starts its timer at once, and a channel's end frees a max_parallel slot.
+  std::map<std::string, std::pair<std::string, bool>> channels;
   bool operator==(const DoorbellFacts& o) const {
     return primary == o.primary && running == o.running && result == o.result &&
-           presence == o.presence;
+           presence == o.presence && channels == o.channels;
   }
   bool operator!=(const DoorbellFacts& o) const { return !(*this == o); }
 };

@@ -226,6 +226,11 @@ Grant grant_sync(State& s, Memory& m, const Self& self, SyncTrigger trigger, con
   if (s.running_sync) {
     return {false, "a sync is already running (started by " + s.running_sync->instance_id + ")"};
   }
+  for (const auto& [name, c] : s.channels) {
+    if (c.running) {  // the whole command covers that channel too
+      return {false, "channel " + name + " is syncing (started by " + c.running->instance_id + ")"};
+    }
+  }
   Grant grant{true, "manual sync"};
   if (trigger != SyncTrigger::manual) {
     SyncContext ctx = schedule_context(s, m, self, uptime, now);

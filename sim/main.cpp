@@ -6,7 +6,7 @@
 //             [--adaptive] [--min-interval S] [--max-interval S] [--warmup D]
 //             [--compare-adaptive] [--first-come] [--wake-jitter S]
 //             [--compare-succession]
-//             [--users] [--away-off] [--away]
+//             [--users] [--away-off] [--away] [--channels] [--max-parallel N]
 //
 // --users: users type at work and are away nights and weekends (sim/users.h);
 // --away-off: with sync.away.after = false. --away: the same run with away on
@@ -22,6 +22,11 @@
 // editor wake up to S seconds after the state file's doorbell or a watched
 // exit (World::set_wake_jitter); --compare-succession runs K seeds (--seeds,
 // default 10) under both rules and prints role changes per day.
+// --channels runs sim/channel_fleet.h instead (six channels over up to
+// --instances editor slots, default 8, for --days, default 7), for each seed
+// (--seeds), with --no-faults, --max-parallel N (default 2) and --trace; it prints each channel's
+// syncs against T/interval, the moves per day and the IMAP logins against `mbsync -a` every 2
+// minutes.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -29,6 +34,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/channel_fleet.h"
 #include "sim/compare.h"
 #include "sim/fleet.h"
 #include "sim/succession.h"
@@ -42,7 +48,7 @@ int usage(const char* why) {
                "[--seeds K] [--mail poisson|flat|bursty] [--interval S] [--adaptive] "
                "[--min-interval S] [--max-interval S] [--warmup D] [--compare-adaptive] "
                "[--first-come] [--wake-jitter S] [--compare-succession] "
-               "[--users] [--away-off] [--away]\n";
+               "[--users] [--away-off] [--away] [--channels] [--max-parallel N]\n";
   return 2;
 }
 
@@ -76,6 +82,30 @@ int compare_seeds(himalaya::sim::Options o, int seeds) {
   return broken ? 1 : 0;
 }
 
+// --channels: sim/channel_fleet.h for each seed.
+int channel_seeds(const himalaya::sim::Options& o, bool instances_given, bool days_given,
+                  int max_parallel, int seeds) {
+  himalaya::sim::ChannelOptions c;
+  c.channels.max_parallel = max_parallel > 0 ? max_parallel : c.channels.max_parallel;
+  c.slots = instances_given ? o.instances : c.slots;
+  c.days = days_given ? o.days : c.days;
+  c.faults = o.faults;
+  c.trace = o.trace;
+  int failed = 0;
+  for (int k = 0; k < seeds; ++k) {
+    c.seed = o.seed + static_cast<std::uint64_t>(k);
+    const auto report = himalaya::sim::simulate_channels(c);
+    himalaya::sim::print_channel_report(std::cout, c, report);
+    if (!report.violations.empty()) {
+      ++failed;
+      std::cout << "FAILED; replay: coord-sim --channels --seed " << c.seed << " --instances "
+                << c.slots << " --days " << c.days << " --max-parallel " << c.channels.max_parallel
+                << (c.faults ? "" : " --no-faults") << " --trace\n";
+    }
+  }
+  return failed == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -85,6 +115,10 @@ int main(int argc, char** argv) {
   bool compare = false;
   bool compare_rules = false;
   bool compare_away = false;
+  bool channels = false;
+  int max_parallel = 0;
+  bool instances_given = false;
+  bool days_given = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     double v = 0;
@@ -93,8 +127,10 @@ int main(int argc, char** argv) {
       o.seed = static_cast<std::uint64_t>(v);
     } else if (arg == "--instances" && value()) {
       o.instances = static_cast<int>(v);
+      instances_given = true;
     } else if (arg == "--days" && value() && v > 0) {
       o.days = v;
+      days_given = true;
     } else if (arg == "--mail-per-hour" && value()) {
       o.mail_per_hour = v;
     } else if (arg == "--manual-per-day" && value()) {
@@ -134,6 +170,10 @@ int main(int argc, char** argv) {
     } else if (arg == "--away") {
       o.users = true;
       compare_away = true;
+    } else if (arg == "--channels") {
+      channels = true;
+    } else if (arg == "--max-parallel" && value() && v >= 1) {
+      max_parallel = static_cast<int>(v);
     } else if (arg == "--trace") {
       trace = true;
     } else {
@@ -142,6 +182,9 @@ int main(int argc, char** argv) {
   }
   if (trace) {
     o.trace = &std::cout;
+  }
+  if (channels) {
+    return channel_seeds(o, instances_given, days_given, max_parallel, static_cast<int>(seeds));
   }
   if (compare_away) {
     int failed = 0;

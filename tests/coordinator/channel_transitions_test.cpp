@@ -105,10 +105,11 @@ TEST_F(ChannelTransitionsTest, AChannelSyncOfADeadInstanceIsSettledAndItsChannel
   s.channels["archive"].running = SyncRecord{other_.instance_id, wall0_, other_.host_pid};
   s.channels["archive"].running->hostname = other_.host.hostname;
   s.channels["archive"].running->boot_id = other_.host.boot_id;
-  EXPECT_FALSE(settle_channel_syncs(s, memory_, self(), at(1), notes_)) << "its owner lives";
+  EXPECT_FALSE(settle_channel_syncs(s, memory_, self(), std::nullopt, at(1), notes_))
+      << "its owner lives";
 
   probe_.table.erase(other_.host_pid);  // SIGKILL
-  EXPECT_TRUE(settle_channel_syncs(s, memory_, self(), at(2), notes_));
+  EXPECT_TRUE(settle_channel_syncs(s, memory_, self(), std::nullopt, at(2), notes_));
   const ChannelRecord& c = s.channels.at("archive");
   EXPECT_FALSE(c.running);
   ASSERT_TRUE(c.last_result);
@@ -126,12 +127,14 @@ TEST_F(ChannelTransitionsTest, AnExitedSyncProcessIsLeftToItsInstanceForTheSettl
   r.sync_start_ticks = 5;
   s.channels["archive"].running = r;
   probe_.table[700] = 5;
-  EXPECT_FALSE(settle_channel_syncs(s, memory_, self(), at(1), notes_));
+  EXPECT_FALSE(settle_channel_syncs(s, memory_, self(), std::nullopt, at(1), notes_));
   probe_.table.erase(700);  // the process exited; its instance is about to record the end
-  EXPECT_FALSE(settle_channel_syncs(s, memory_, self(), at(1.1), notes_));
+  EXPECT_FALSE(settle_channel_syncs(s, memory_, self(), std::nullopt, at(1.1), notes_));
   const double delay = timings_.exited_sync_settle_delay();
-  EXPECT_FALSE(settle_channel_syncs(s, memory_, self(), at(1.1 + delay * 0.5), notes_));
-  EXPECT_TRUE(settle_channel_syncs(s, memory_, self(), at(1.1 + delay + 0.01), notes_));
+  EXPECT_FALSE(
+      settle_channel_syncs(s, memory_, self(), std::nullopt, at(1.1 + delay * 0.5), notes_));
+  EXPECT_TRUE(
+      settle_channel_syncs(s, memory_, self(), std::nullopt, at(1.1 + delay + 0.01), notes_));
   EXPECT_FALSE(s.channels.at("archive").running);
 }
 
