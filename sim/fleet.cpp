@@ -102,15 +102,7 @@ class FleetSim {
     e = Editor{};
     e.pid = world_.spawn();
     ++report_.editors_opened;
-    hc::Identity id;
-    id.nvim_pid = e.pid + 100000;
-    id.host_pid = e.pid;
-    id.host_start_ticks = world_.start_ticks(e.pid);
-    id.nvim_start_ticks = id.host_start_ticks;
-    id.host = hc::HostFacts{"sim", "boot-1"};
-    id.started_at = world_.wall();
-    id.instance_id = hc::make_instance_id(id.started_at, id.nvim_pid);
-    id.nvim_version = "sim";
+    hc::Identity id = world_.editor_identity(e.pid);
     e.id = id.instance_id;
     hc::Config config;
     config.state_file = "sim";

@@ -349,6 +349,19 @@ World::Handle World::watch_doorbell(int owner, std::function<void()> on_ring) {
   return h;
 }
 
+hc::Identity World::editor_identity(int pid) const {
+  hc::Identity id;
+  id.nvim_pid = pid + 100000;
+  id.host_pid = pid;
+  id.host_start_ticks = start_ticks(pid);
+  id.nvim_start_ticks = id.host_start_ticks;
+  id.host = hc::HostFacts{"sim", "boot-1"};
+  id.started_at = wall();
+  id.instance_id = hc::make_instance_id(id.started_at, id.nvim_pid);
+  id.nvim_version = "sim";
+  return id;
+}
+
 std::unique_ptr<hc::Environment> World::environment(int pid) {
   return std::make_unique<SimEnvironment>(*this, pid);
 }

@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "coordinator/environment.h"
+#include "coordinator/identity.h"
 #include "coordinator/state.h"
 #include "sim/rng.h"
 
@@ -104,6 +105,9 @@ class World {
 
   // An Environment for the host process `pid`.
   std::unique_ptr<hc::Environment> environment(int pid);
+  // The identity of an editor whose host process is `pid`, started now (its
+  // Neovim's pid is pid + 100000, as no other process here has it).
+  hc::Identity editor_identity(int pid) const;
 
  private:
   struct Event {
