@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "coordinator/coordinator.h"
+#include "host/channel_runs.h"
 #include "host/events.h"
 #include "host/neovim.h"
 #include "host/new_mail.h"
@@ -60,6 +61,7 @@ coordinator::Config coordinator_config(const HostConfig& config) {
   c.timings.adaptive.utc_offset = local_utc_offset();
   c.auto_sync = config.sync.auto_sync;
   c.enabled = config.sync.coordination.enabled;
+  c.channels = config.sync.channels;
   return c;
 }
 
@@ -106,6 +108,11 @@ void App::start() {
   runner_ = std::make_unique<SyncRunner>(
       io_, SyncRunner::Options{config_.sync.command, config_.timings.sync_timeout,
                                config_.sync.lock_file, coordinator::sync_kill_grace});
+  if (!config_.sync.channels.specs.empty()) {
+    channel_runs_ = std::make_unique<ChannelRuns>(
+        io_, ChannelRuns::Options{config_.sync.command, config_.sync.push.mbsyncrc,
+                                  config_.sync.lock_file, config_.timings.sync_timeout});
+  }
   new_mail_ = std::make_unique<NewMailCounter>(config_.sync.command, mbsync::process_environment());
   PushProcess::Options push_options;
   push_options.program = PushProcess::default_program();
@@ -174,6 +181,7 @@ void App::start_coordinator() {
     fire_event(event_name(e), event_data(e));
   };
   events.sync_due = [this](SyncTrigger trigger) { run_sync(trigger); };
+  events.channel_due = [this](const std::string& channel) { run_channel(channel); };
   events.warning = [this](const std::string& message) {
     log_->warn("{}", message);
     neovim_->notify_user("himalaya-coord: " + message, Level::warn);
@@ -317,7 +325,7 @@ void App::run_sync(SyncTrigger trigger) {
     }
     return;
   }
-  if (runner_->running()) {
+  if (runner_->running() || (channel_runs_ && channel_runs_->running())) {
     log_->info("{} sync skipped: this instance is already syncing", trigger_name(trigger));
     if (manual) {
       neovim_->notify_user("himalaya-coord: a sync is already running here", Level::info);
@@ -422,6 +430,11 @@ void App::shutdown(const std::string& why) {
     // shutdown once the command has exited or been killed.
     log_->info("stopping the running sync first");
     runner_->cancel();
+    return;
+  }
+  if (channel_runs_ && channel_runs_->running()) {
+    log_->info("stopping the running channel sync first");  // channel_finished() goes on
+    channel_runs_->cancel();
     return;
   }
   finish_shutdown();

@@ -37,6 +37,7 @@ namespace himalaya::host {
 
 class Neovim;
 class SyncRunner;
+class ChannelRuns;
 class NewMailCounter;
 class PushProcess;
 class SessionWatch;
@@ -64,6 +65,9 @@ class App {
   void start_coordinator();
   void run_sync(coordinator::SyncTrigger trigger);
   void sync_finished(coordinator::SyncTrigger trigger, const SyncRun& run);
+  // sync.channels (SPEC §11, app_channels.cpp): a channel of this instance is due.
+  void run_channel(const std::string& channel);
+  void channel_finished(const std::string& channel, const SyncRun& run);
   void report_failure(const std::string& message);
   // SPEC §9: User HimalayaRoleChanged when this instance's role label changes.
   void announce_role(coordinator::Role role);
@@ -87,6 +91,7 @@ class App {
   std::shared_ptr<const coordinator::Clock> clock_;
   std::unique_ptr<coordinator::Coordinator> coordinator_;
   std::unique_ptr<SyncRunner> runner_;
+  std::unique_ptr<ChannelRuns> channel_runs_;  // with sync.channels only
   std::unique_ptr<NewMailCounter> new_mail_;
   std::unique_ptr<PushProcess> push_;
   // SPEC §11 away: logind's IdleHint/LockedHint, read by himalaya-coord-session.

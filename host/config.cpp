@@ -129,6 +129,50 @@ void read_away(const json& sync, HostConfig& config) {
   read_duration(away, "sync.away", "interval", config.timings.away_interval);
 }
 
+// sync.channels (SPEC §11): a list of { name, interval }, each name once;
+// sync.max_parallel: a whole number from 1. Whether each name is a channel or
+// group of the mbsync configuration is the Lua side's check at setup().
+void read_channels(const json& sync, HostConfig& config) {
+  coordinator::ChannelSettings& out = config.sync.channels;
+  const json* list = find(sync, "channels");
+  if (list != nullptr && list->is_object() && list->empty()) {
+    list = nullptr;  // an empty Lua table may come as {} rather than []
+  }
+  if (const json* v = list) {
+    if (!v->is_array()) {
+      throw ConfigError("sync.channels: expected a list of { name = ..., interval = ... }");
+    }
+    for (std::size_t i = 0; i < v->size(); ++i) {
+      const std::string where = "sync.channels[" + std::to_string(i + 1) + "]";
+      const json& entry = (*v)[i];
+      if (!entry.is_object()) {
+        throw ConfigError(where + ": expected { name = ..., interval = ... }");
+      }
+      const json* name = find(entry, "name");
+      if (name == nullptr || !name->is_string() || name->get<std::string>().empty()) {
+        throw ConfigError(where + ".name: expected the name of an mbsync channel or group");
+      }
+      coordinator::ChannelSpec spec{name->get<std::string>(), 0};
+      read_duration(entry, where, "interval", spec.interval);
+      if (spec.interval <= 0) {
+        throw ConfigError(where + ".interval: expected a positive number of seconds");
+      }
+      for (const auto& other : out.specs) {
+        if (other.name == spec.name) {
+          throw ConfigError(where + ".name: channel '" + spec.name + "' is listed twice");
+        }
+      }
+      out.specs.push_back(std::move(spec));
+    }
+  }
+  if (const json* v = find(sync, "max_parallel")) {
+    if (!v->is_number_integer() || v->get<long long>() < 1 || v->get<long long>() > 64) {
+      throw ConfigError("sync.max_parallel: expected a whole number from 1 to 64");
+    }
+    out.max_parallel = static_cast<int>(v->get<long long>());
+  }
+}
+
 HostConfig parse(const json& root) {
   if (!root.is_object()) {
     throw ConfigError("config: expected a JSON object");
@@ -200,6 +244,7 @@ HostConfig parse(const json& root) {
   read_push(sync, config);
   read_adaptive(sync, config);
   read_away(sync, config);
+  read_channels(sync, config);
   return config;
 }
 

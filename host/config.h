@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "coordinator/channels.h"
 #include "coordinator/timings.h"
 
 namespace himalaya::host {
@@ -38,6 +39,8 @@ struct SyncConfig {
   std::filesystem::path lock_file;
   CoordinationConfig coordination;
   PushConfig push;
+  // sync.channels and sync.max_parallel (SPEC §11); no specs: the plain command.
+  coordinator::ChannelSettings channels;
 };
 
 struct HostConfig {

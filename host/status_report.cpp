@@ -60,6 +60,22 @@ std::string format_duration(double seconds) {
   return count(whole / 3600, "hour");
 }
 
+// `## Channels` (SPEC §11): one line per channel, in configuration order.
+std::string channel_line(const Status::Channel& c) {
+  std::string line = "  " + c.name + "  every " + format_duration(c.interval) + "  owner " +
+                     (c.owner.empty() ? "none" : c.owner) + "  last sync " +
+                     (c.last_sync_age ? format_duration(*c.last_sync_age) + " ago" : "never");
+  if (c.running) {
+    line += "  running for " + format_duration(c.running->age);
+  } else if (c.next_due) {
+    line += *c.next_due > 0 ? "  next in " + format_duration(*c.next_due) : "  due now";
+  }
+  if (c.last_result) {
+    line += std::string("  last result ") + to_string(c.last_result->outcome);
+  }
+  return line;
+}
+
 std::vector<std::string> render_status(const Status& status, double now) {
   std::vector<std::string> lines =
       current_instance(status.instance_id, role_label(status.role), status.nvim_pid);
@@ -102,6 +118,13 @@ std::vector<std::string> render_status(const Status& status, double now) {
       lines.push_back("  " + i.instance_id + "  " + instance_role(i) + "  host " + i.hostname +
                       "  pid " + std::to_string(i.nvim_pid) + "  heartbeat " +
                       format_duration(i.heartbeat_age) + " ago");
+    }
+  }
+  if (!status.channels.empty()) {
+    lines.emplace_back("");
+    lines.emplace_back("## Channels");
+    for (const Status::Channel& c : status.channels) {
+      lines.push_back(channel_line(c));
     }
   }
   if (status.last_result) {
@@ -159,6 +182,25 @@ nlohmann::json status_json(const Status& status, double now) {
                                   {"hostname", i.hostname},
                                   {"pid", i.nvim_pid},
                                   {"heartbeat_age", i.heartbeat_age}});
+  }
+  if (!status.channels.empty()) {
+    value["channels"] = nlohmann::json::array();
+    for (const Status::Channel& c : status.channels) {
+      nlohmann::json j{{"name", c.name}, {"interval", c.interval}, {"owner", c.owner}};
+      if (c.last_sync_age) {
+        j["last_sync_age"] = *c.last_sync_age;
+      }
+      if (c.next_due) {
+        j["next_due"] = *c.next_due;
+      }
+      if (c.running) {
+        j["running"] = c.running->instance_id;
+      }
+      if (c.last_result) {
+        j["last_result"] = to_string(c.last_result->outcome);
+      }
+      value["channels"].push_back(std::move(j));
+    }
   }
   value["lines"] = render_status(status, now);
   return value;

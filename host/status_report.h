@@ -22,9 +22,9 @@ namespace himalaya::host {
 std::string format_duration(double seconds);
 
 // The SPEC §4 sections (## Sync History ends with "Interval: 15 minutes",
-// and the policy that chose it in brackets, SPEC §11), then "## Instances" (live instances) and
-// "## Last Result" when those facts are known. `now` is the wall clock when
-// `status` was taken: the last result's age is counted from its end stamp.
+// and the policy that chose it in brackets, SPEC §11), then "## Instances" (live instances),
+// "## Channels" (sync.channels) and "## Last Result" when those facts are known. `now` is the wall
+// clock when `status` was taken: the last result's age is counted from its end stamp.
 std::vector<std::string> render_status(const coordinator::Status& status, double now);
 
 // Before the coordinator has started, the host knows only this instance: the
@@ -40,6 +40,8 @@ std::vector<std::string> render_status_before_start(const std::string& instance_
 //   running_sync the instance id running a sync                     absent: none
 //   last_result  {outcome, age, instance_id, message}               absent: none
 //   instances    [{instance_id, role, hostname, pid, heartbeat_age}]
+//   channels     [{name, interval, owner, last_sync_age, next_due,     absent: no sync.channels
+//                  running (instance id), last_result (outcome)}]
 // Ages are seconds. Before the coordinator has started, only instance and
 // lines are present.
 nlohmann::json status_json(const coordinator::Status& status, double now);

@@ -56,6 +56,8 @@ local schema = {
           { key = 'max_interval', kind = 'seconds', default = 3600 },
         },
       },
+      { key = 'channels', kind = 'channels', default = {} },
+      { key = 'max_parallel', kind = 'count', default = 2 },
       {
         key = 'away',
         kind = 'table',
@@ -144,6 +146,39 @@ local function check_names(value)
   return nil
 end
 
+-- sync.channels: a list of { name = <mbsync channel or group>, interval = <seconds> }, each name
+-- once. Returns a problem or nil; whether the names exist is checked in validate().
+local function check_channels(value)
+  if type(value) ~= 'table' or not is_list(value) then
+    return "expected a list such as { { name = 'inbox', interval = 120 } }, got " .. type(value)
+  end
+  local seen = {}
+  for i, entry in ipairs(value) do
+    local where = '[' .. i .. ']'
+    if type(entry) ~= 'table' then
+      return where .. ': expected { name = ..., interval = ... }, got ' .. type(entry)
+    end
+    for key in pairs(entry) do
+      if key ~= 'name' and key ~= 'interval' then
+        return where .. '.' .. tostring(key) .. ': unknown option (expected name and interval)'
+      end
+    end
+    if type(entry.name) ~= 'string' or entry.name == '' then
+      return where .. '.name: expected the name of an mbsync channel or group'
+    end
+    local interval = entry.interval
+    if type(interval) ~= 'number' or interval ~= interval or interval <= 0 or interval > MAX_SECONDS
+    then
+      return where .. '.interval: expected a positive number of seconds, got ' .. tostring(interval)
+    end
+    if seen[entry.name] then
+      return string.format('%s.name: %q is listed twice', where, entry.name)
+    end
+    seen[entry.name] = true
+  end
+  return nil
+end
+
 local function check_value(field, value)
   local kind = field.kind
   if kind == 'seconds_or_false' then
@@ -162,6 +197,12 @@ local function check_value(field, value)
     end
   elseif kind == 'names' then
     return check_names(value)
+  elseif kind == 'channels' then
+    return check_channels(value)
+  elseif kind == 'count' then
+    if type(value) ~= 'number' or value ~= math.floor(value) or value < 1 or value > 64 then
+      return 'expected a whole number from 1 to 64, got ' .. tostring(value)
+    end
   elseif kind == 'boolean' then
     if type(value) ~= 'boolean' then
       return 'expected a boolean, got ' .. type(value)
@@ -255,7 +296,8 @@ local function resolve_level(opts, fields, prefix, out)
     else
       local problem = check_value(field, value)
       if problem then
-        return name .. ': ' .. problem
+        -- A problem of a list element names it: sync.channels[2].name: ...
+        return name .. (problem:sub(1, 1) == '[' and '' or ': ') .. problem
       end
       out[field.key] = vim.deepcopy(value)
     end
@@ -354,6 +396,10 @@ function M.validate(opts)
     or M.default_lock_file()
   local push = out.sync.push
   push.mbsyncrc = push.mbsyncrc and M.expand_path(push.mbsyncrc)
+  local problem = require('himalaya_coord.mbsync_names').check(out.sync, M.expand_path)
+  if problem then
+    return nil, problem
+  end
   return out
 end
 

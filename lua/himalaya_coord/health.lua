@@ -500,6 +500,7 @@ function M.check()
   check_command(cfg)
   local status = check_coordination(cfg, answering)
   check_adaptive(cfg, status)
+  require('himalaya_coord.health_channels').check(cfg, status, reporters)
   require('himalaya_coord.health_push').check(cfg, answering, status, reporters)
 end
 

@@ -97,6 +97,8 @@ std::string Fleet::init_lua(std::size_t i, const FleetOptions& o) const {
   setup.sync_cooldown = o.sync_cooldown;
   setup.priority = i < o.priorities.size() ? o.priorities[i] : 0;
   setup.away = o.away;
+  setup.channels = o.channels;
+  setup.max_parallel = o.max_parallel;
   return o.extra_lua + "\n" +
          "_G.notes = {}\n"
          "vim.notify = function(msg, level, opts)\n"

@@ -100,6 +100,8 @@ struct FleetOptions {
   // coordination.priority of instance i (0 beyond the list).
   std::vector<double> priorities;
   std::optional<testing::AwaySetup> away;  // sync.away; the plugin's default when unset
+  std::string channels;                    // sync.channels, a Lua literal; none when empty
+  int max_parallel = 0;                    // sync.max_parallel; the default when 0
 };
 
 // A fleet of Neovims sharing one state file, lock file and sync log. Each

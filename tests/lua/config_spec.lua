@@ -45,6 +45,8 @@ H.test('defaults are exactly SPEC §3 and §10', function()
       push = { enabled = 'auto', mailboxes = { 'INBOX' }, min_gap = 2 },
       adaptive = { enabled = false, min_interval = 120, max_interval = 3600 },
       away = { after = 900, interval = 3600 },
+      channels = {},
+      max_parallel = 2,
     },
   }, defaults)
 end)

@@ -49,6 +49,7 @@ run() {
 }
 
 run config -u NONE --cmd "set rtp^=$root" -c "luafile $here/config_spec.lua"
+run channels -u NONE --cmd "set rtp^=$root" -c "luafile $here/channels_spec.lua"
 run api -u NONE --cmd "set rtp^=$root" -c "luafile $here/api_spec.lua"
 run events -u NONE --cmd "set rtp^=$root" -c "luafile $here/events_spec.lua"
 run presence -u NONE --cmd "set rtp^=$root" -c "luafile $here/presence_spec.lua"

@@ -43,7 +43,11 @@ std::string setup_lua(const HostSetup& s) {
          ",\n      sync_cooldown = " + lua_number(s.sync_cooldown) +
          (s.priority != 0 ? ",\n      priority = " + lua_number(s.priority) : std::string()) +
          ",\n    },\n" + (s.push ? push_lua(*s.push) : std::string()) +
-         (s.away ? away_lua(*s.away) : std::string()) + "  },\n})\n";
+         (s.away ? away_lua(*s.away) : std::string()) +
+         (s.channels.empty() ? std::string() : "    channels = " + s.channels + ",\n") +
+         (s.max_parallel > 0 ? "    max_parallel = " + std::to_string(s.max_parallel) + ",\n"
+                             : std::string()) +
+         "  },\n})\n";
 }
 
 }  // namespace himalaya::testing

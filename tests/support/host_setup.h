@@ -40,6 +40,10 @@ struct HostSetup {
   double priority = 0;            // coordination.priority, written out only when not 0
   std::optional<PushSetup> push;  // left out (the plugin's default) when unset
   std::optional<AwaySetup> away;  // left out (the plugin's default) when unset
+  // sync.channels as a Lua list literal, and sync.max_parallel: written out
+  // only when set (SPEC §11).
+  std::string channels;
+  int max_parallel = 0;
 };
 
 // Lua source text: require('himalaya_coord').setup({...}) with coordination

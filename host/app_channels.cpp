@@ -1,0 +1,60 @@
+// The host's side of channels (sync.channels, SPEC §11): the coordinator says
+// which of this instance's channels is due (Events::channel_due); the host
+// runs it (ChannelRuns) and records its process and end.
+#include <spdlog/spdlog.h>
+
+#include "coordinator/coordinator.h"
+#include "host/app.h"
+#include "host/channel_runs.h"
+#include "host/neovim.h"
+#include "host/sync_runner.h"
+
+namespace himalaya::host {
+
+void App::run_channel(const std::string& channel) {
+  if (stopping_ || !coordinator_ || !channel_runs_) {
+    return;
+  }
+  if (runner_->running() || channel_runs_->running()) {
+    log_->info("channel {} skipped: this instance is already syncing", channel);
+    return;
+  }
+  const coordinator::Coordinator::SyncGrant grant = coordinator_->begin_channel_sync(channel);
+  if (!grant.granted) {
+    tell(Level::debug, "channel " + channel + " skipped: " + grant.reason);
+    return;
+  }
+  std::string error;
+  const bool started = channel_runs_->start(
+      channel, [this, channel](const SyncRun& run) { channel_finished(channel, run); }, error);
+  if (!started) {
+    coordinator_->end_channel_sync(channel, coordinator::SyncOutcome::failed, error);
+    log_->warn("channel {} could not start: {}", channel, error);
+    report_failure(error);
+    return;
+  }
+  coordinator_->channel_process_started(channel, channel_runs_->pid());
+  tell(Level::debug,
+       "channel " + channel + " sync started (pid " + std::to_string(channel_runs_->pid()) + ")");
+}
+
+void App::channel_finished(const std::string& channel, const SyncRun& run) {
+  if (coordinator_) {
+    coordinator_->end_channel_sync(channel, run.outcome, run.message);
+  }
+  if (run.outcome == coordinator::SyncOutcome::ok) {
+    log_->info("channel {} synced in {:.2f} s", channel, run.seconds);
+    last_failure_shown_.clear();
+  } else {
+    log_->warn("channel {} sync {}: {}; output: {}", channel, to_string(run.outcome), run.message,
+               run.output_tail);
+    if (run.outcome != coordinator::SyncOutcome::cancelled) {
+      report_failure("channel " + channel + ": " + run.message);
+    }
+  }
+  if (stopping_) {
+    finish_shutdown();
+  }
+}
+
+}  // namespace himalaya::host
