@@ -15,7 +15,10 @@
 #     interval of 900 s; Dovecot shows one IDLE connection for the three, and
 #     a delivered message is in the local Maildir well under a second later;
 #   - the schedule policies (SPEC §11: priority election, away, adaptive),
-#     each beside its baseline, on the simulator.
+#     each beside its baseline, on the simulator;
+#   - with --channels, also sync.channels (SPEC §11, scripts/demo_channels.sh):
+#     three Neovims share six mbsync channels, and a killed owner's channels
+#     move to the others.
 # Intervals are scaled down (SPEC §3 allows fractional seconds). Everything
 # lives in a temporary directory that is removed at the end, with Dovecot and
 # the Neovims stopped, even after Ctrl-C or an error; the user's own Neovim
@@ -25,6 +28,12 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$root/build}
+channels_part=0
+case "${1:-}" in
+  "") ;;
+  --channels) channels_part=1 ;;
+  *) echo "usage: scripts/demo.sh [--channels]" >&2; exit 2 ;;
+esac
 
 interval=2      # seconds between automatic syncs, fleet-wide
 windows=4       # intervals measured before and after the kill
@@ -128,6 +137,16 @@ end
 function _G.demo_push()
   local s = require('himalaya_coord').status(1000)
   return s and s.push and s.push.state or '?'
+end
+function _G.demo_channels()
+  local s = require('himalaya_coord').status(1000)
+  local mine = {}
+  for _, c in ipairs(s and s.channels or {}) do
+    if c.owner == s.instance.id then
+      table.insert(mine, c.name)
+    end
+  end
+  return table.concat(mine, ' ')
 end
 function _G.demo_instances()
   local s = require('himalaya_coord').status(1000)
@@ -411,5 +430,9 @@ if [ -x "$build/sim/coord-sim" ]; then
     "$build/sim/coord-sim" $args | sed 's/^/   | /'
     echo "   ($(secs $(($(now_ms) - started))) s)"
   done
+fi
+if [ "$channels_part" = 1 ]; then
+  # shellcheck source=scripts/demo_channels.sh
+  . "$root/scripts/demo_channels.sh"
 fi
 echo "== done: stopping the Neovims and Dovecot, removing $demo"
