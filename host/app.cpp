@@ -209,7 +209,11 @@ void App::follow_role_with_push(Role role) {
   if (stopping_) {
     return;
   }
-  if (role == Role::primary) {
+  if (!config_.sync.channels.specs.empty()) {
+    // Push syncs of single channels are not built yet: with channels the
+    // coordinator ignores push, so no IDLE connection is held for nothing.
+    push_->stop("not with sync.channels");
+  } else if (role == Role::primary) {
     push_->start();
   } else {
     push_->stop("not the primary");

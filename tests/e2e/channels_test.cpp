@@ -184,6 +184,13 @@ TEST_F(Channels, EachNeovimRunsItsShareAndAKilledOwnersChannelsGoOnFromTheOthers
   for (const auto& [owner, count] : share) {
     EXPECT_EQ(count, 2) << owner;
   }
+  // Push syncs of single channels are not built: no IDLE watcher runs for nothing.
+  const auto primary = fleet_.primary();
+  ASSERT_TRUE(primary);
+  const auto report = fleet_.status_lines(*primary);
+  EXPECT_NE(std::find(report.begin(), report.end(), "  State: Off (not with sync.channels)"),
+            report.end())
+      << joined(report);
   sleep_until_wall(from + 6);
   const double to = wall_now();
   ASSERT_EQ(read_owners(fleet_.state_file()).owner, owners.owner) << "no move without a change";
