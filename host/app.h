@@ -13,6 +13,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
@@ -96,8 +97,9 @@ class App {
   std::unique_ptr<PushProcess> push_;
   // SPEC §11 away: logind's IdleHint/LockedHint, read by himalaya-coord-session.
   std::unique_ptr<SessionWatch> desktop_;
-  bool session_away_ = false;                 // the last value session_away() was given
-  std::string last_failure_shown_;            // SPEC §6: a repeated failure is shown once
+  bool session_away_ = false;       // the last value session_away() was given
+  std::string last_failure_shown_;  // SPEC §6: a repeated failure is shown once
+  std::map<std::string, std::string> channel_failure_shown_;  // the same, per channel
   std::string role_shown_ = "Uncoordinated";  // the role the last RoleChanged announced
   bool stopping_ = false;
 };

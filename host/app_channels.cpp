@@ -42,14 +42,21 @@ void App::channel_finished(const std::string& channel, const SyncRun& run) {
   if (coordinator_) {
     coordinator_->end_channel_sync(channel, run.outcome, run.message);
   }
+  // SPEC §6, per channel: a failure repeating (offline, say) is shown once,
+  // and again only after that channel synced or its error changed, so that
+  // channels failing in turn do not show it at each run.
   if (run.outcome == coordinator::SyncOutcome::ok) {
     log_->info("channel {} synced in {:.2f} s", channel, run.seconds);
-    last_failure_shown_.clear();
+    channel_failure_shown_.erase(channel);
   } else {
     log_->warn("channel {} sync {}: {}; output: {}", channel, to_string(run.outcome), run.message,
                run.output_tail);
-    if (run.outcome != coordinator::SyncOutcome::cancelled) {
-      report_failure("channel " + channel + ": " + run.message);
+    std::string& shown = channel_failure_shown_[channel];
+    if (run.outcome != coordinator::SyncOutcome::cancelled &&
+        (run.message != shown || config_.debug)) {
+      shown = run.message;
+      neovim_->notify_user("himalaya-coord: sync of channel " + channel + " failed: " + run.message,
+                           Level::warn);
     }
   }
   if (stopping_) {

@@ -103,12 +103,15 @@ class Channels : public ::testing::Test {
         << "\n"
            "sleep 0.2\n"
            "printf 'end %s %s %s\\n' \"$channel\" \"$PPID\" \"$(date +%s.%N)\" >>"
-        << log_.string() << "\n";
+        << log_.string()
+        << "\n"
+           "[ \"$channel\" != fail ]\n";  // exits 1 for channel "fail"
     ::chmod(mbsync.c_str(), 0755);
     std::ofstream rc(dir_ / "mbsyncrc");
     for (const auto& [name, interval] : intervals) {
       rc << "Channel " << name << "\nFar :far:" << name << "\nNear :near:" << name << "\n\n";
     }
+    rc << "Channel fail\nFar :far:fail\nNear :near:fail\n";
     options_.command = "{" + lua_quote(mbsync.string()) + ", '-c', " +
                        lua_quote((dir_ / "mbsyncrc").string()) + ", '-a'}";
     std::string list = "{";
@@ -237,6 +240,33 @@ TEST_F(Channels, EachNeovimRunsItsShareAndAKilledOwnersChannelsGoOnFromTheOthers
   for (std::size_t i = 1; i < a_starts.size(); ++i) {
     EXPECT_LE(a_starts[i] - a_starts[i - 1], 2.0) << describe_runs(runs);
   }
+  fleet_.stop();
+}
+
+TEST_F(Channels, AChannelFailingAgainAndAgainIsShownOnceNotAtEachRun) {
+  options_.channels = "{ { name = 'a', interval = 1 }, { name = 'fail', interval = 1 } }";
+  ASSERT_TRUE(fleet_.start(1, options_));
+  // About four runs of each channel.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        int failed = 0;
+        for (const ChannelRun& r : read_runs(log_)) {
+          failed += r.channel == "fail" && r.end > 0 ? 1 : 0;
+        }
+        return failed >= 4;
+      },
+      10s))
+      << describe_runs(read_runs(log_));
+  sleep_until_wall(wall_now() + 0.3);  // the last run's end reaches Neovim
+  int shown = 0;
+  for (const Note& n : fleet_.notes(0)) {
+    EXPECT_EQ(n.message.find("channel a "), std::string::npos) << n.message;
+    if (n.message.find("sync of channel fail failed") != std::string::npos) {
+      EXPECT_EQ(n.level, level_warn);
+      ++shown;
+    }
+  }
+  EXPECT_EQ(shown, 1) << describe(fleet_.notes(0));
   fleet_.stop();
 }
 
