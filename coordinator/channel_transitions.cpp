@@ -145,24 +145,57 @@ bool record_channel_end(State& s, const Self& self, const std::string& channel,
   return true;
 }
 
-std::optional<double> next_channel_due(const State& s, ChannelMemory& m, const Self& self,
-                                       const std::vector<ChannelSpec>& specs, int max_parallel,
-                                       const Now& now) {
-  std::optional<double> soonest;
+namespace {
+
+// check_channel_sync() for each of this instance's channels, in
+// configuration order, until `visit` returns false.
+template <typename Visit>
+void check_owned(const State& s, ChannelMemory& m, const Self& self,
+                 const std::vector<ChannelSpec>& specs, int max_parallel, const Now& now,
+                 Visit visit) {
   for (const auto& spec : owned_channels(s, specs, self.id())) {
     const ChannelRecord& c = s.channels.at(spec.name);
     const ChannelCheck check =
         check_channel_sync(c, spec, self.id(), since_last(c, m, spec.name, now),
                            running_channels(s), max_parallel, self.timings);
-    double wait = 0;
-    if (check.block == ChannelBlock::cooldown || check.block == ChannelBlock::not_due) {
-      wait = check.wait;
-    } else if (!check.start) {
-      continue;  // running, or max_parallel: an end record rings the next look
+    if (!visit(spec, check)) {
+      return;
     }
-    soonest = std::min(soonest.value_or(wait), wait);
   }
+}
+
+}  // namespace
+
+std::optional<double> next_channel_due(const State& s, ChannelMemory& m, const Self& self,
+                                       const std::vector<ChannelSpec>& specs, int max_parallel,
+                                       const Now& now) {
+  std::optional<double> soonest;
+  check_owned(s, m, self, specs, max_parallel, now,
+              [&](const ChannelSpec&, const ChannelCheck& check) {
+                double wait = 0;
+                if (check.block == ChannelBlock::cooldown || check.block == ChannelBlock::not_due) {
+                  wait = check.wait;
+                } else if (!check.start) {
+                  return true;  // running, or max_parallel: an end record rings the next look
+                }
+                soonest = std::min(soonest.value_or(wait), wait);
+                return true;
+              });
   return soonest;
+}
+
+std::optional<std::string> due_channel(const State& s, ChannelMemory& m, const Self& self,
+                                       const std::vector<ChannelSpec>& specs, int max_parallel,
+                                       const Now& now) {
+  std::optional<std::string> due;
+  check_owned(s, m, self, specs, max_parallel, now,
+              [&](const ChannelSpec& spec, const ChannelCheck& check) {
+                if (check.start) {
+                  due = spec.name;
+                }
+                return !check.start;
+              });
+  return due;
 }
 
 }  // namespace himalaya::coordinator

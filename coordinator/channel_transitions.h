@@ -88,4 +88,9 @@ std::optional<double> next_channel_due(const State& s, ChannelMemory& m, const S
                                        const std::vector<ChannelSpec>& specs, int max_parallel,
                                        const Now& now);
 
+// The first of this instance's channels that may start now, if any.
+std::optional<std::string> due_channel(const State& s, ChannelMemory& m, const Self& self,
+                                       const std::vector<ChannelSpec>& specs, int max_parallel,
+                                       const Now& now);
+
 }  // namespace himalaya::coordinator

@@ -37,31 +37,20 @@ void Coordinator::Impl::on_channel_timer() {
   if (!memory_.view || own_sync_ || own_channel_) {
     return;
   }
-  const Now now = read_clocks(clock());
-  for (const ChannelSpec& spec :
-       owned_channels(*memory_.view, config_.channels.specs, identity_.instance_id)) {
-    const ChannelRecord& c = memory_.view->channels.at(spec.name);
-    std::optional<double> since;
-    if (c.last_sync_time > 0) {
-      since = channel_memory_.last_sync[spec.name].since(c.last_sync_time, now.wall, now.boot);
-    }
-    const ChannelCheck check =
-        check_channel_sync(c, spec, identity_.instance_id, since, running_channels(*memory_.view),
-                           config_.channels.max_parallel, config_.timings);
-    if (!check.start) {
-      continue;
-    }
-    if (channel_asked_ == tick_count_) {
-      return;  // asked already in this heartbeat; the next one asks again
-    }
-    channel_asked_ = tick_count_;
-    debug("channel due: " + spec.name);
-    if (events_.channel_due) {
-      events_.channel_due(spec.name);
-    }
+  const auto channel = due_channel(*memory_.view, channel_memory_, self(), config_.channels.specs,
+                                   config_.channels.max_parallel, read_clocks(clock()));
+  if (!channel) {
+    arm_channels();
     return;
   }
-  arm_channels();
+  if (channel_asked_ == tick_count_) {
+    return;  // asked already in this heartbeat; the next one asks again
+  }
+  channel_asked_ = tick_count_;
+  debug("channel due: " + *channel);
+  if (events_.channel_due) {
+    events_.channel_due(*channel);
+  }
 }
 
 Coordinator::SyncGrant Coordinator::Impl::begin_channel_sync(const std::string& channel) {
