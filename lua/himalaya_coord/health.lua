@@ -465,31 +465,6 @@ local function check_coordination(cfg, answering)
   return status
 end
 
--- sync.adaptive (SPEC §11): on or off, its bounds, and the interval the host uses now.
-local function check_adaptive(cfg, status)
-  local adaptive = cfg.sync.adaptive
-  if not adaptive.enabled then
-    info('adaptive schedule: off (sync.adaptive.enabled = false)')
-    return
-  end
-  local text = string.format(
-    'adaptive schedule: on, interval between %ss and %ss',
-    tostring(adaptive.min_interval),
-    tostring(adaptive.max_interval)
-  )
-  local interval = type(status) == 'table' and status.interval or nil
-  if type(interval) == 'table' and type(interval.seconds) == 'number' then
-    local now = report.duration(interval.seconds)
-    text = text .. string.format('; now %s (%s)', now, tostring(interval.reason))
-    if interval.reason == 'fixed' then
-      text = text
-        .. ': the arrival model has seen less than a day of syncs'
-        .. ' (or this instance is Uncoordinated)'
-    end
-  end
-  ok(text)
-end
-
 function M.check()
   local state = require('himalaya_coord')._info()
   local cfg = check_options(state)
@@ -499,7 +474,7 @@ function M.check()
   check_lock_file(cfg.sync.lock_file)
   check_command(cfg)
   local status = check_coordination(cfg, answering)
-  check_adaptive(cfg, status)
+  require('himalaya_coord.health_adaptive').check(cfg, status, reporters)
   require('himalaya_coord.health_channels').check(cfg, status, reporters)
   require('himalaya_coord.health_push').check(cfg, answering, status, reporters)
 end
