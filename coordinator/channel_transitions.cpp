@@ -65,7 +65,8 @@ bool settle_channel_syncs(State& s, ChannelMemory& m, const Self& self,
     }
     notes.push_back("channel " + name + ": sync by " + r.instance_id +
                     " considered over: " + v.reason);
-    const SyncResult result{r.instance_id, r.started, now.wall, v.outcome, v.reason, r.trigger};
+    SyncResult result{r.instance_id, r.started, now.wall, v.outcome, v.reason, r.trigger};
+    result.channel = name;
     keep_latest(c.last_result, result);
     keep_latest(s.last_result, result);
     c.running.reset();
@@ -110,8 +111,10 @@ ChannelGrant grant_channel_sync(State& s, ChannelMemory& m, const Self& self,
     return grant;
   }
   grant.granted = true;
-  grant.reason = "channel " + spec.name + " is due";
+  grant.reason =
+      "channel " + spec.name + (grant.check.push ? ": the server reported a change" : " is due");
   c.running = SyncRecord{self.id(), now.wall, self.identity.host_pid};
+  c.running->trigger = grant.check.push ? SyncTrigger::push : SyncTrigger::automatic;
   c.running->hostname = self.identity.host.hostname;
   c.running->boot_id = self.identity.host.boot_id;
   c.last_sync_time = now.wall;
@@ -120,6 +123,18 @@ ChannelGrant grant_channel_sync(State& s, ChannelMemory& m, const Self& self,
   s.last_sync_time = now.wall;
   s.last_sync_instance = self.id();
   return grant;
+}
+
+bool record_channel_push(State& s, const std::vector<std::string>& channels, double wall) {
+  bool changed = false;
+  for (const auto& name : channels) {
+    auto it = s.channels.find(name);
+    if (it != s.channels.end() && it->second.pushed < wall) {
+      it->second.pushed = wall;
+      changed = true;
+    }
+  }
+  return changed;
 }
 
 bool record_channel_process(State& s, const Self& self, const std::string& channel, double started,
@@ -134,8 +149,8 @@ bool record_channel_process(State& s, const Self& self, const std::string& chann
   return true;
 }
 
-bool record_channel_end(State& s, const Self& self, const std::string& channel,
-                        const SyncResult& result) {
+bool record_channel_end(State& s, const Self& self, const std::string& channel, SyncResult result) {
+  result.channel = channel;
   ChannelRecord& c = s.channels[channel];
   if (c.running && c.running->instance_id == self.id() && c.running->started == result.started) {
     c.running.reset();

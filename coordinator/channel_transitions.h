@@ -74,13 +74,18 @@ struct ChannelGrant {
 ChannelGrant grant_channel_sync(State& s, ChannelMemory& m, const Self& self,
                                 const ChannelSpec& spec, int max_parallel, const Now& now);
 
+// Push (SPEC §10): the server reported a change in a mailbox these channels
+// cover, at `wall`. Each one's owner syncs it at once (check_channel_sync()).
+// Names without a record (not configured here) are left alone.
+bool record_channel_push(State& s, const std::vector<std::string>& channels, double wall);
+
 // The sync's process, once spawned, into the channel's running record.
 bool record_channel_process(State& s, const Self& self, const std::string& channel, double started,
                             int pid, std::uint64_t start_ticks);
 
-// The end of this instance's sync of `channel`. A later result stays.
-bool record_channel_end(State& s, const Self& self, const std::string& channel,
-                        const SyncResult& result);
+// The end of this instance's sync of `channel` (the result is recorded with
+// the channel's name). A later result stays.
+bool record_channel_end(State& s, const Self& self, const std::string& channel, SyncResult result);
 
 // Seconds until the first of this instance's channels may be due (0: one is
 // due now); nullopt when it owns none, or all of them are running.

@@ -187,6 +187,12 @@ ChannelCheck check_channel_sync(const ChannelRecord& record, const ChannelSpec& 
     check.block = ChannelBlock::running;
   } else if (running_now >= max_parallel) {
     check.block = ChannelBlock::max_parallel;
+  } else if (record.pushed > record.last_sync_time) {
+    const double gap = since_last ? timings.push_min_gap - *since_last : 0;
+    check.push = gap <= 0;
+    check.start = check.push;
+    check.block = check.push ? ChannelBlock::none : ChannelBlock::cooldown;
+    check.wait = std::max(0.0, gap);
   } else if (since_last && *since_last < channel_cooldown(spec, timings)) {
     check.block = ChannelBlock::cooldown;
     check.wait = channel_cooldown(spec, timings) - *since_last;

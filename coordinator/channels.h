@@ -78,12 +78,15 @@ const char* to_string(ChannelBlock block);
 struct ChannelCheck {
   bool start = false;
   ChannelBlock block = ChannelBlock::none;
-  double wait = 0;  // seconds until it may be due (cooldown, not_due)
+  double wait = 0;    // seconds until it may be due (cooldown, not_due)
+  bool push = false;  // it starts for a change the server reported (ChannelRecord::pushed)
 };
 
 // May `self_id` start an automatic sync of `spec` now? `since_last` is the
 // jump-proof time since the channel's last start (nullopt: never synced, due
-// at once); `running_now` counts the channel syncs running in the fleet.
+// at once); `running_now` counts the channel syncs running in the fleet. A
+// change pushed since the last start makes it due push_min_gap after that
+// start, without its cooldown (SPEC §10: a push sync).
 ChannelCheck check_channel_sync(const ChannelRecord& record, const ChannelSpec& spec,
                                 const std::string& self_id, std::optional<double> since_last,
                                 int running_now, int max_parallel, const Timings& timings);

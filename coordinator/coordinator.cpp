@@ -381,6 +381,9 @@ void Coordinator::end_channel_sync(const std::string& channel, SyncOutcome outco
 void Coordinator::mail_changed() {
   impl_->mail_changed();
 }
+void Coordinator::mail_changed(const std::vector<std::string>& channels) {
+  impl_->channels_changed(channels);
+}
 void Coordinator::input() {
   impl_->input();
 }

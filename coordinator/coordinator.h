@@ -221,6 +221,12 @@ class Coordinator {
   // running sync has ended (one follow-up for every change meanwhile). Ignored
   // unless this instance is primary.
   void mail_changed();
+  // The same with sync.channels (SPEC §11): the change was in a mailbox that
+  // `channels` cover (the host finds them in the mbsync configuration). Each
+  // one is marked in the state file (ChannelRecord::pushed), and its owner,
+  // woken by the doorbell, syncs it as a push sync. Ignored unless this
+  // instance is primary.
+  void mail_changed(const std::vector<std::string>& channels);
 
   // Away (SPEC §11, away.h). input(): Neovim had a key, mouse or focus
   // event now (the host also calls it once at start, which turns presence

@@ -43,14 +43,38 @@ void Coordinator::Impl::on_channel_timer() {
     arm_channels();
     return;
   }
-  if (channel_asked_ == tick_count_) {
-    return;  // asked already in this heartbeat; the next one asks again
+  // The same question once per heartbeat: if the host did not start it, the
+  // next heartbeat asks again. Another channel, or this one after a start or
+  // a push, is a new question.
+  const ChannelRecord& record = memory_.view->channels.at(*channel);
+  auto asked = std::make_tuple(tick_count_, *channel, record.last_sync_time, record.pushed);
+  if (channel_asked_ == asked) {
+    return;
   }
-  channel_asked_ = tick_count_;
+  channel_asked_ = std::move(asked);
   debug("channel due: " + *channel);
   if (events_.channel_due) {
     events_.channel_due(*channel);
   }
+}
+
+void Coordinator::Impl::channels_changed(const std::vector<std::string>& channels) {
+  if (stopped() || role_ != Role::primary || !has_channels() || !coordinated()) {
+    debug("push ignored: this instance is not the primary of a fleet with channels");
+    return;
+  }
+  std::string names;
+  for (const auto& name : channels) {
+    names += (names.empty() ? "" : ", ") + name;
+  }
+  if (channels.empty()) {
+    debug("push: the change is in no configured channel");
+    return;
+  }
+  debug("push: the server reported a change for " + names);
+  const double wall = clock().wall();
+  commit(Step::look, [&](State& s, const Self&) { return record_channel_push(s, channels, wall); });
+  arm_channels();  // this instance may own some of them
 }
 
 Coordinator::SyncGrant Coordinator::Impl::begin_channel_sync(const std::string& channel) {

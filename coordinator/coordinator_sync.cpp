@@ -87,7 +87,7 @@ void Coordinator::Impl::mail_changed() {
     return;
   }
   if (has_channels()) {
-    debug("push ignored: channels run on their own schedules");
+    debug("push ignored: with channels, a change names the channels it is for");
     return;
   }
   if (!memory_.push_pending) {

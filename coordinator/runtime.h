@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "coordinator/channel_transitions.h"
@@ -69,10 +70,11 @@ class Coordinator::Impl {
   bool away_noted_ = false;
   bool fleet_away_noted_ = false;
   // Channels (coordinator_channels.cpp): what this instance saw of them, its
-  // running channel sync, and the heartbeat in which channel_due last fired.
+  // running channel sync, and what channel_due last asked for: in which
+  // heartbeat, for which channel, at which of its last start and push stamps.
   ChannelMemory channel_memory_;
   std::optional<OwnChannelSync> own_channel_;
-  std::optional<std::uint64_t> channel_asked_;
+  std::optional<std::tuple<std::uint64_t, std::string, double, double>> channel_asked_;
 
   const Clock& clock() const { return env_->clock(); }
   bool coordinated() const { return config_.enabled && problem_.empty(); }
@@ -150,6 +152,7 @@ class Coordinator::Impl {
   void end_sync(SyncOutcome outcome, const std::string& message,
                 std::optional<int> new_messages = std::nullopt);
   void mail_changed();
+  void channels_changed(const std::vector<std::string>& channels);
   // Channels: coordinator_channels.cpp.
   void arm_channels();
   void on_channel_timer();

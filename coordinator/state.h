@@ -110,6 +110,10 @@ struct SyncResult {
   // the host could tell from the mbsync configuration; key `new_messages`,
   // absent when unknown (and in files of older versions).
   std::optional<int> new_messages = std::nullopt;
+  // The channel (sync.channels, SPEC §11) that ran, key `channel`; empty
+  // (and absent) for the whole command. The top-level `last_result` of a
+  // channel sync carries it, so its readers tell the two apart.
+  std::string channel = {};
 };
 
 // The fleet's model of when mail arrives (sync.adaptive, SPEC §11; key
@@ -137,6 +141,11 @@ struct ArrivalModel {
 struct ChannelRecord {
   std::string owner;          // instance id; empty: no live instance to run it
   double last_sync_time = 0;  // start of its last sync; 0: never
+  // Push (SPEC §10 with §11): the wall time at which the primary's watcher
+  // last saw a change in a mailbox this channel covers; key `pushed`, absent
+  // when 0. A change after the channel's last start makes it due at once
+  // (after push_min_gap), so a change during its sync gives one follow-up.
+  double pushed = 0;
   std::optional<SyncRecord> running;
   std::optional<SyncResult> last_result;
 };

@@ -54,6 +54,7 @@ SyncResult read_result(const Json& object, const std::string& what, std::string*
     f.integer("new_messages", added);
     r.new_messages = added;
   }
+  f.string("channel", r.channel);
   if (auto o = outcome_from(outcome)) {
     r.outcome = *o;
   } else {
@@ -80,6 +81,9 @@ Json to_json(const SyncResult& r) {
   if (r.new_messages) {
     j["new_messages"] = *r.new_messages;
   }
+  if (!r.channel.empty()) {
+    j["channel"] = r.channel;
+  }
   return j;
 }
 
@@ -96,6 +100,7 @@ std::map<std::string, ChannelRecord> read_channels(const Json& object, std::stri
     ChannelRecord c;
     f.string("owner", c.owner);
     f.number("last_sync_time", c.last_sync_time);
+    f.number("pushed", c.pushed);
     if (const Json* p = f.object("running")) {
       c.running = read_running(*p, where + "running.", error);
     }
@@ -113,6 +118,9 @@ Json to_json(const std::map<std::string, ChannelRecord>& channels) {
     Json j{{"last_sync_time", c.last_sync_time}};
     if (!c.owner.empty()) {
       j["owner"] = c.owner;
+    }
+    if (c.pushed > 0) {
+      j["pushed"] = c.pushed;
     }
     if (c.running) {
       j["running"] = to_json(*c.running);

@@ -1,27 +1,28 @@
 #include "coordinator/sync_events.h"
 
 namespace himalaya::coordinator {
-namespace {
 
-SyncEvent started_event(const std::string& instance_id, SyncTrigger trigger, double started) {
+SyncEvent SyncTrack::started_event(const std::string& instance_id, SyncTrigger trigger,
+                                   double started) const {
   SyncEvent e;
   e.kind = SyncEvent::Kind::started;
   e.instance_id = instance_id;
   e.trigger = trigger;
   e.started = started;
+  if (!channel_.empty()) {
+    e.channels.push_back(channel_);
+  }
   return e;
 }
 
-}  // namespace
-
-void SyncAnnouncer::remember(std::optional<Key>& slot, const Key& key) {
+void SyncTrack::remember(std::optional<Key>& slot, const Key& key) {
   if (!older(key, slot)) {
     slot = key;
   }
 }
 
-void SyncAnnouncer::announce_done(const SyncResult& result, bool start_announced,
-                                  std::vector<SyncEvent>& out) {
+void SyncTrack::announce_done(const SyncResult& result, bool start_announced,
+                              std::vector<SyncEvent>& out) {
   const Key key{result.instance_id, result.started};
   if (!start_announced && started_ != key) {
     out.push_back(started_event(result.instance_id, result.trigger, result.started));
@@ -37,47 +38,72 @@ void SyncAnnouncer::announce_done(const SyncResult& result, bool start_announced
   remember(done_, key);
 }
 
-std::vector<SyncEvent> SyncAnnouncer::observe(const State& view) {
-  std::vector<SyncEvent> out;
+void SyncTrack::observe(const std::optional<SyncRecord>& running,
+                        const std::optional<SyncResult>& result, std::vector<SyncEvent>& out) {
   if (!primed_) {
     primed_ = true;
-    if (view.last_result) {
-      done_ = Key{view.last_result->instance_id, view.last_result->started};
+    if (result) {
+      done_ = Key{result->instance_id, result->started};
       started_ = done_;
     }
-  } else if (view.last_result) {
-    const Key key{view.last_result->instance_id, view.last_result->started};
+  } else if (result) {
+    const Key key{result->instance_id, result->started};
     if (key != done_ && !older(key, done_) && !older(key, started_)) {
-      announce_done(*view.last_result, false, out);
+      announce_done(*result, false, out);
     }
   }
-  if (view.running_sync) {
-    const Key key{view.running_sync->instance_id, view.running_sync->started};
+  if (running) {
+    const Key key{running->instance_id, running->started};
     if (key != started_ && key != done_ && !older(key, started_) && !older(key, done_)) {
-      out.push_back(started_event(key.instance_id, view.running_sync->trigger, key.started));
+      out.push_back(started_event(key.instance_id, running->trigger, key.started));
       started_ = key;
     }
   }
-  return out;
 }
 
-std::vector<SyncEvent> SyncAnnouncer::local_started(const SyncRecord& sync) {
-  std::vector<SyncEvent> out;
+void SyncTrack::local_started(const SyncRecord& sync, std::vector<SyncEvent>& out) {
   const Key key{sync.instance_id, sync.started};
   if (key != started_ && key != done_) {
     out.push_back(started_event(sync.instance_id, sync.trigger, sync.started));
     started_ = key;
   }
-  return out;
 }
 
-std::vector<SyncEvent> SyncAnnouncer::local_done(const SyncResult& result) {
-  std::vector<SyncEvent> out;
+void SyncTrack::local_done(const SyncResult& result, std::vector<SyncEvent>& out) {
   if (Key{result.instance_id, result.started} != done_) {
     // This instance announced its own start when it began (from its own
     // write, or local_started()), even if later syncs moved started_ on.
     announce_done(result, true, out);
   }
+}
+
+std::vector<SyncEvent> SyncAnnouncer::observe(const State& view) {
+  std::vector<SyncEvent> out;
+  std::optional<SyncResult> whole_result;
+  if (view.last_result && view.last_result->channel.empty()) {
+    whole_result = view.last_result;
+  }
+  whole_.observe(view.running_sync, whole_result, out);
+  for (const auto& [name, c] : view.channels) {
+    auto [it, added] = channels_.try_emplace(name, name);
+    if (added && primed_) {
+      it->second.prime();
+    }
+    it->second.observe(c.running, c.last_result, out);
+  }
+  primed_ = true;
+  return out;
+}
+
+std::vector<SyncEvent> SyncAnnouncer::local_started(const SyncRecord& sync) {
+  std::vector<SyncEvent> out;
+  whole_.local_started(sync, out);
+  return out;
+}
+
+std::vector<SyncEvent> SyncAnnouncer::local_done(const SyncResult& result) {
+  std::vector<SyncEvent> out;
+  whole_.local_done(result, out);
   return out;
 }
 
@@ -98,7 +124,7 @@ DoorbellFacts doorbell_facts(const State& state) {
     }
   }
   for (const auto& [name, c] : state.channels) {
-    f.channels.emplace(name, std::make_pair(c.owner, c.running.has_value()));
+    f.channels.emplace(name, std::make_tuple(c.owner, c.running.has_value(), c.pushed));
   }
   return f;
 }

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "coordinator/coordinator.h"
+#include "host/channel_push.h"
 #include "host/channel_runs.h"
 #include "host/events.h"
 #include "host/neovim.h"
@@ -113,16 +114,16 @@ void App::start() {
         io_, ChannelRuns::Options{config_.sync.command, config_.sync.push.mbsyncrc,
                                   config_.sync.lock_file, config_.timings.sync_timeout});
   }
-  new_mail_ = std::make_unique<NewMailCounter>(config_.sync.command, mbsync::process_environment());
+  new_mail_ = std::make_unique<NewMailCounter>(config_.sync.command, config_.sync.push.mbsyncrc,
+                                               mbsync::process_environment());
   PushProcess::Options push_options;
   push_options.program = PushProcess::default_program();
-  push_options.command = config_.sync.command;
+  push_options.command = push_command_for_channels(config_.sync.command, config_.sync.push.mbsyncrc,
+                                                   config_.sync.channels.specs);
   push_options.push = config_.sync.push;
   PushProcess::Hooks push_hooks;
-  push_hooks.mail_changed = [this] {
-    if (coordinator_ && !stopping_) {
-      coordinator_->mail_changed();
-    }
+  push_hooks.mail_changed = [this](const std::string& account, const std::string& mailbox) {
+    push_changed(account, mailbox);
   };
   push_hooks.warn = [this](const std::string& message) {
     neovim_->notify_user("himalaya-coord: " + message, Level::warn);
@@ -209,11 +210,7 @@ void App::follow_role_with_push(Role role) {
   if (stopping_) {
     return;
   }
-  if (!config_.sync.channels.specs.empty()) {
-    // Push syncs of single channels are not built yet: with channels the
-    // coordinator ignores push, so no IDLE connection is held for nothing.
-    push_->stop("not with sync.channels");
-  } else if (role == Role::primary) {
+  if (role == Role::primary) {
     push_->start();
   } else {
     push_->stop("not the primary");

@@ -69,6 +69,8 @@ class App {
   // sync.channels (SPEC §11, app_channels.cpp): a channel of this instance is due.
   void run_channel(const std::string& channel);
   void channel_finished(const std::string& channel, const SyncRun& run);
+  // The push watcher saw a change in `mailbox` of `account` (app_channels.cpp).
+  void push_changed(const std::string& account, const std::string& mailbox);
   void report_failure(const std::string& message);
   // SPEC §9: User HimalayaRoleChanged when this instance's role label changes.
   void announce_role(coordinator::Role role);
@@ -94,6 +96,7 @@ class App {
   std::unique_ptr<SyncRunner> runner_;
   std::unique_ptr<ChannelRuns> channel_runs_;  // with sync.channels only
   std::unique_ptr<NewMailCounter> new_mail_;
+  std::unique_ptr<NewMailCounter> channel_mail_;  // of the channel sync running, if any
   std::unique_ptr<PushProcess> push_;
   // SPEC §11 away: logind's IdleHint/LockedHint, read by himalaya-coord-session.
   std::unique_ptr<SessionWatch> desktop_;

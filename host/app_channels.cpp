@@ -1,12 +1,15 @@
 // The host's side of channels (sync.channels, SPEC §11): the coordinator says
 // which of this instance's channels is due (Events::channel_due); the host
-// runs it (ChannelRuns) and records its process and end.
+// runs it (ChannelRuns), counts its new messages and records its process and
+// end. And where push reports a change, which channels it is for.
 #include <spdlog/spdlog.h>
 
 #include "coordinator/coordinator.h"
 #include "host/app.h"
+#include "host/channel_push.h"
 #include "host/channel_runs.h"
 #include "host/neovim.h"
+#include "host/new_mail.h"
 #include "host/sync_runner.h"
 
 namespace himalaya::host {
@@ -24,6 +27,13 @@ void App::run_channel(const std::string& channel) {
     tell(Level::debug, "channel " + channel + " skipped: " + grant.reason);
     return;
   }
+  channel_mail_ = std::make_unique<NewMailCounter>(
+      ChannelRuns::command_for(config_.sync.command, config_.sync.push.mbsyncrc, channel),
+      config_.sync.push.mbsyncrc, mbsync::process_environment());
+  const std::string uncounted = channel_mail_->before_sync();
+  if (!uncounted.empty()) {
+    log_->debug("new messages of channel {} not counted: {}", channel, uncounted);
+  }
   std::string error;
   const bool started = channel_runs_->start(
       channel, [this, channel](const SyncRun& run) { channel_finished(channel, run); }, error);
@@ -39,8 +49,11 @@ void App::run_channel(const std::string& channel) {
 }
 
 void App::channel_finished(const std::string& channel, const SyncRun& run) {
+  const std::optional<int> new_messages =
+      channel_mail_ ? channel_mail_->after_sync() : std::nullopt;
+  channel_mail_.reset();
   if (coordinator_) {
-    coordinator_->end_channel_sync(channel, run.outcome, run.message);
+    coordinator_->end_channel_sync(channel, run.outcome, run.message, new_messages);
   }
   // SPEC §6, per channel: a failure repeating (offline, say) is shown once,
   // and again only after that channel synced or its error changed, so that
@@ -62,6 +75,24 @@ void App::channel_finished(const std::string& channel, const SyncRun& run) {
   if (stopping_) {
     finish_shutdown();
   }
+}
+
+void App::push_changed(const std::string& account, const std::string& mailbox) {
+  if (!coordinator_ || stopping_) {
+    return;
+  }
+  if (config_.sync.channels.specs.empty()) {
+    coordinator_->mail_changed();
+    return;
+  }
+  const ChangedChannels changed = channels_for_change(
+      config_.sync.command, config_.sync.push.mbsyncrc, config_.sync.channels.specs, account,
+      mailbox, mbsync::process_environment());
+  if (!changed.problem.empty()) {
+    log_->warn("push: which channels cover {} is unknown ({}): syncing them all", mailbox,
+               changed.problem);
+  }
+  coordinator_->mail_changed(changed.names);
 }
 
 }  // namespace himalaya::host

@@ -27,6 +27,9 @@ nlohmann::json event_data(const SyncEvent& event) {
   nlohmann::json data = {{"instance_id", event.instance_id},
                          {"trigger", to_string(event.trigger)},
                          {"started", event.started}};
+  if (!event.channels.empty()) {
+    data["channels"] = event.channels;
+  }
   if (event.kind == SyncEvent::Kind::done) {
     data["outcome"] = to_string(event.outcome);
     data["duration"] = event.duration;
@@ -43,8 +46,11 @@ nlohmann::json role_changed_data(const std::string& role, const std::string& pre
 }
 
 nlohmann::json sync_state(const coordinator::Status& status) {
-  nlohmann::json state = {{"role", role_label(status.role)},
-                          {"syncing", status.running_sync.has_value()}};
+  bool syncing = status.running_sync.has_value();
+  for (const auto& c : status.channels) {
+    syncing = syncing || c.running.has_value();
+  }
+  nlohmann::json state = {{"role", role_label(status.role)}, {"syncing", syncing}};
   if (status.last_sync) {
     state["last_started"] = status.last_sync->time;
     if (status.last_result && status.last_result->started == status.last_sync->time) {

@@ -10,8 +10,9 @@
 
 namespace himalaya::host {
 
-NewMailCounter::NewMailCounter(std::vector<std::string> command, mbsync::Environment env)
-    : command_(std::move(command)), env_(std::move(env)) {}
+NewMailCounter::NewMailCounter(std::vector<std::string> command, std::string mbsyncrc,
+                               mbsync::Environment env)
+    : command_(std::move(command)), mbsyncrc_(std::move(mbsyncrc)), env_(std::move(env)) {}
 
 std::string NewMailCounter::before_sync() {
   before_.reset();
@@ -21,10 +22,14 @@ std::string NewMailCounter::before_sync() {
   }
   const std::string& program = command_[0];
   const std::size_t slash = program.rfind('/');
-  if (program.substr(slash == std::string::npos ? 0 : slash + 1) != "mbsync") {
-    return "the sync command is not mbsync";
+  const bool mbsync = program.substr(slash == std::string::npos ? 0 : slash + 1) == "mbsync";
+  if (!mbsync && mbsyncrc_.empty()) {
+    return "the sync command is not mbsync, and sync.push.mbsyncrc is not set";
   }
-  const mbsync::Location where = mbsync::locate(command_, "", env_, [](const std::string& path) {
+  // A wrapper's channels are unknown: all of those in sync.push.mbsyncrc.
+  const std::vector<std::string> argv =
+      mbsync ? command_ : std::vector<std::string>{"mbsync", "-a"};
+  const mbsync::Location where = mbsync::locate(argv, mbsyncrc_, env_, [](const std::string& path) {
     std::error_code ignored;
     return std::filesystem::exists(path, ignored);
   });
@@ -33,7 +38,7 @@ std::string NewMailCounter::before_sync() {
     return config.error().describe();
   }
   mbsync::Result<std::vector<const mbsync::Channel*>> channels =
-      mbsync::selected_channels(config.value(), command_);
+      mbsync::selected_channels(config.value(), argv);
   if (!channels) {
     return channels.error().describe();
   }

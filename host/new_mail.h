@@ -1,13 +1,15 @@
 // `new_messages` of HimalayaSyncDone (SPEC §9): how many messages one sync of
 // this instance added to the local Maildirs.
 //
-// Known only when the sync command is mbsync (its argv[0] is named
-// "mbsync"): then the configuration it reads (mbsync/locate.h: its `-c`, else
-// mbsync's default files) says which channels it runs and where their
+// When the sync command is mbsync (its argv[0] is named "mbsync"), the
+// configuration it reads (mbsync/locate.h: its `-c`, else sync.push.mbsyncrc,
+// else mbsync's default files) says which channels it runs and where their
 // Maildirs are, and a snapshot of their listings before the run is compared
-// with one after it (mbsync/maildir_count.h). For any other command, or when
-// the configuration cannot be read or selects nothing, the count is unknown
-// and the event leaves the key out. The configuration is read again for every
+// with one after it (mbsync/maildir_count.h). Any other command (a wrapper
+// script) is counted over every channel of sync.push.mbsyncrc when that is
+// set: it may count a little more than the wrapper syncs, never less.
+// Without it, or when the configuration cannot be read or selects nothing,
+// the count is unknown and the event leaves the key out. The configuration is read again for every
 // sync, so an edit to it needs no restart.
 //
 // The snapshots run on the host's thread, around the sync: a few
@@ -26,7 +28,8 @@ namespace himalaya::host {
 
 class NewMailCounter {
  public:
-  NewMailCounter(std::vector<std::string> command, mbsync::Environment env);
+  // `mbsyncrc`: sync.push.mbsyncrc, "" when unset.
+  NewMailCounter(std::vector<std::string> command, std::string mbsyncrc, mbsync::Environment env);
 
   // Takes the "before" snapshot for the sync about to start. Returns "" when
   // counting, else why the count will be unknown (for a debug log line).
@@ -37,6 +40,7 @@ class NewMailCounter {
 
  private:
   std::vector<std::string> command_;
+  std::string mbsyncrc_;
   mbsync::Environment env_;
   std::vector<mbsync::MaildirRoot> roots_;
   std::optional<mbsync::MaildirSnapshot> before_;

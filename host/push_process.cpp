@@ -107,8 +107,12 @@ void PushProcess::on_line(const std::string& line) {
   const std::string key = first.key();
   const json& value = first.value();
   if (key == "changed") {
+    auto field = [&value](const char* name) {
+      const auto it = value.is_object() ? value.find(name) : value.end();
+      return it != value.end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
     if (hooks_.mail_changed) {
-      hooks_.mail_changed();
+      hooks_.mail_changed(field("account"), field("mailbox"));
     }
   } else if (key == "log" && value.is_string()) {
     hooks_.log(value.get<std::string>());

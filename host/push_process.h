@@ -45,7 +45,9 @@ class PushProcess {
     double check_timeout = 25;  // seconds for check()
   };
   struct Hooks {
-    std::function<void()> mail_changed;
+    // account and mailbox: where the change was ("" when the watcher did not
+    // say: then it may be anywhere it watches).
+    std::function<void(const std::string& account, const std::string& mailbox)> mail_changed;
     std::function<void(const std::string&)> warn;
     std::function<void(const std::string&)> log;
   };

@@ -16,7 +16,9 @@
 // Neovim's channel):
 //   {"log": "text"}        a line for the host log
 //   {"warn": "text"}       a warning for the user (enabled = true only)
-//   {"changed": true}      the server reported a change: a push sync is due
+//   {"changed": {"account": "...", "mailbox": "..."}}
+//                          the server reported a change in that mailbox of
+//                          that IMAPAccount: a push sync is due
 //   {"status": {...}}      PushStatus: state, why, retry_at (wall clock),
 //                          servers, mailboxes, last_event (wall clock)
 //   {"check": {...}}       check mode's one answer (push/check.h)

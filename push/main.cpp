@@ -72,7 +72,9 @@ int watch(const PushSettings& settings) {
       }
     });
   };
-  hooks.mail_changed = [] { emit({{"changed", true}}); };
+  hooks.mail_changed = [](const std::string& account, const std::string& mailbox) {
+    emit({{"changed", {{"account", account}, {"mailbox", mailbox}}}});
+  };
   hooks.warn = [](const std::string& text) { emit({{"warn", text}}); };
   hooks.log = [](const std::string& text) { emit({{"log", text}}); };
   hooks.status_changed = [&] {

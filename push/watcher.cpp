@@ -148,7 +148,7 @@ void PushWatcher::on_event(Link& link, unsigned generation, const imap::Event& e
       last_event_ = clock_->wall();
       hooks_.log("push: " + link.name() + ": " + event.message);
       if (hooks_.mail_changed) {
-        hooks_.mail_changed();
+        hooks_.mail_changed(link.target.account, link.target.mailbox);
       }
       changed();
       break;

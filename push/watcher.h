@@ -65,7 +65,8 @@ class PushWatcher {
     std::chrono::milliseconds suspend_check = std::chrono::seconds(1);
   };
   struct Hooks {
-    std::function<void()> mail_changed;
+    // The server reported a change in `mailbox` of the IMAPAccount `account`.
+    std::function<void(const std::string& account, const std::string& mailbox)> mail_changed;
     std::function<void(const std::string&)> warn;  // for the user: enabled = true only
     std::function<void(const std::string&)> log;   // for the host log
     std::function<void()> status_changed;          // status() may read differently now

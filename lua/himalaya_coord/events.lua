@@ -24,8 +24,12 @@ local last = {} -- event name -> the data table of its latest firing
 
 -- statusline()'s facts.
 local role = nil -- the role label; nil while there is no host
-local syncing = false -- a sync of the fleet is running
-local last_started = nil -- Unix seconds at which the last sync started; nil: none known
+-- The fleet's running syncs: instance id -> start. With sync.channels several instances sync at
+-- once, and each sync ends with its own HimalayaSyncDone. An instance runs one sync at a time, so
+-- its later start or end also ends an earlier sync whose end was never heard.
+local running = {}
+local running_at_start = false -- the host said, when it started, that a sync was running
+local last_started = nil -- Unix seconds at which the latest known sync started; nil: none known
 local failed = false -- the last sync ended with another outcome than 'ok'
 
 -- msgpack nil arrives as vim.NIL inside tables; the data tables hold plain nils instead.
@@ -44,9 +48,15 @@ local function remember(name, data)
   if name == names.role_changed then
     role = data.role
   elseif type(data.started) == 'number' then
-    last_started = data.started
-    syncing = name == names.sync_started
-    if name == names.sync_done then
+    last_started = math.max(last_started or data.started, data.started)
+    local id = tostring(data.instance_id)
+    if name == names.sync_started then
+      running[id] = data.started
+    else
+      if running[id] ~= nil and running[id] <= data.started then
+        running[id] = nil
+      end
+      running_at_start = false
       failed = data.outcome ~= 'ok'
     end
   end
@@ -90,7 +100,8 @@ function M._sync_state(state)
   state = without_nil(state)
   vim.schedule(function()
     role = type(state.role) == 'string' and state.role or nil
-    syncing = state.syncing == true
+    running = {}
+    running_at_start = state.syncing == true
     last_started = type(state.last_started) == 'number' and state.last_started or nil
     failed = state.outcome ~= nil and state.outcome ~= 'ok'
   end)
@@ -100,7 +111,8 @@ end
 -- The host exited or was stopped: statusline() says 'mail off' until the next one reports.
 function M._offline()
   role = nil
-  syncing = false
+  running = {}
+  running_at_start = false
 end
 
 -- A copy of the data table of the latest `name` event, or nil if there was none.
@@ -116,7 +128,7 @@ function M.statusline()
   if role == nil or role == 'Uncoordinated' then
     return 'mail off'
   end
-  if syncing then
+  if running_at_start or next(running) ~= nil then
     return 'mail syncing'
   end
   if last_started == nil then

@@ -77,6 +77,51 @@ TEST_F(ChannelTransitionsTest, MaxParallelCountsTheFleetsRunningChannels) {
   EXPECT_EQ(running_channels(s), 2);
 }
 
+TEST_F(ChannelTransitionsTest, APushedChangeMakesAChannelDueAfterMinGapWithoutItsCooldown) {
+  timings_.push_min_gap = 2;
+  State s = fleet();
+  ASSERT_TRUE(grant_channel_sync(s, memory_, self(), inbox_, 2, at(0)).granted);
+  record_channel_end(s, self(), "inbox",
+                     SyncResult{me_.instance_id, wall0_, wall0_ + 0.5, SyncOutcome::ok, ""});
+  EXPECT_FALSE(grant_channel_sync(s, memory_, self(), inbox_, 2, at(1)).granted) << "cooldown";
+
+  EXPECT_TRUE(record_channel_push(s, {"inbox", "not-configured"}, wall0_ + 1));
+  EXPECT_EQ(s.channels.count("not-configured"), 0u) << "names without a record are left alone";
+  EXPECT_EQ(s.channels.at("archive").pushed, 0) << "only the channels named";
+  EXPECT_FALSE(record_channel_push(s, {"inbox"}, wall0_ + 0.5)) << "an older stamp";
+  EXPECT_EQ(next_channel_due(s, memory_, self(), {inbox_}, 2, at(1)), 1.0)
+      << "min_gap after the last start, not the 300 s cooldown";
+  EXPECT_FALSE(grant_channel_sync(s, memory_, self(), inbox_, 2, at(1.5)).granted);
+  ChannelGrant g = grant_channel_sync(s, memory_, self(), inbox_, 2, at(2));
+  ASSERT_TRUE(g.granted) << g.reason;
+  EXPECT_EQ(s.channels.at("inbox").running->trigger, SyncTrigger::push);
+  EXPECT_EQ(g.reason, "channel inbox: the server reported a change");
+
+  // A change during that sync gives one follow-up once it ends; then the
+  // channel is back on its interval.
+  record_channel_push(s, {"inbox"}, wall0_ + 2.1);
+  EXPECT_FALSE(grant_channel_sync(s, memory_, self(), inbox_, 2, at(2.2)).granted) << "running";
+  record_channel_end(s, self(), "inbox",
+                     SyncResult{me_.instance_id, wall0_ + 2, wall0_ + 2.3, SyncOutcome::ok, ""});
+  ASSERT_TRUE(grant_channel_sync(s, memory_, self(), inbox_, 2, at(4)).granted);
+  record_channel_end(s, self(), "inbox",
+                     SyncResult{me_.instance_id, wall0_ + 4, wall0_ + 4.3, SyncOutcome::ok, ""});
+  EXPECT_FALSE(grant_channel_sync(s, memory_, self(), inbox_, 2, at(6.5)).granted)
+      << "no change since that start";
+  EXPECT_EQ(next_channel_due(s, memory_, self(), {inbox_}, 2, at(6.5)), 117.5);
+}
+
+TEST_F(ChannelTransitionsTest, APushedChangeIsForTheChannelsOwnerAndWithinMaxParallel) {
+  State s = fleet();
+  record_channel_push(s, {"archive"}, wall0_);
+  EXPECT_FALSE(grant_channel_sync(s, memory_, self(), archive_, 2, at(0)).granted) << "not mine";
+  s.channels["other"].running = SyncRecord{other_.instance_id, wall0_, 2};
+  s.channels["third"].running = SyncRecord{other_.instance_id, wall0_, 2};
+  record_channel_push(s, {"inbox"}, wall0_);
+  EXPECT_FALSE(grant_channel_sync(s, memory_, self(), inbox_, 2, at(0)).granted)
+      << "max_parallel holds for push too";
+}
+
 TEST_F(ChannelTransitionsTest, TheEndIsRecordedOnTheChannelAndAtTheTopLevel) {
   State s = fleet();
   ASSERT_TRUE(grant_channel_sync(s, memory_, self(), inbox_, 2, at(0)).granted);
@@ -92,6 +137,7 @@ TEST_F(ChannelTransitionsTest, TheEndIsRecordedOnTheChannelAndAtTheTopLevel) {
   EXPECT_EQ(s.channels.at("inbox").last_result->new_messages, 2);
   ASSERT_TRUE(s.last_result);
   EXPECT_EQ(s.last_result->ended, wall0_ + 3);
+  EXPECT_EQ(s.last_result->channel, "inbox") << "the top level says which channel it was";
 
   // An older result does not replace a newer one at the top level.
   const SyncResult older{other_.instance_id, wall0_ - 50, wall0_ + 4, SyncOutcome::failed, "x"};

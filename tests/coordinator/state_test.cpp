@@ -122,6 +122,21 @@ TEST(StateTest, NewMessagesOfTheLastResultRoundTripsAndIsAbsentWhenUnknown) {
   EXPECT_FALSE(bad.ok());
 }
 
+TEST(StateTest, TheChannelOfAResultRoundTripsAndIsAbsentForTheWholeCommand) {
+  State s;
+  s.last_result = SyncResult{"nvim_1_2", 6, 7, SyncOutcome::ok, "", SyncTrigger::automatic};
+  std::string text = serialize_state(s);
+  EXPECT_EQ(text.find("channel"), std::string::npos) << text;
+  s.last_result->channel = "work-inbox";
+  text = serialize_state(s);
+  EXPECT_NE(text.find(R"("channel":"work-inbox")"), std::string::npos) << text;
+  auto back = parse_state(text);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back.value().last_result->channel, "work-inbox");
+  EXPECT_FALSE(
+      parse_state(R"({"last_result":{"instance":"a","started":6,"ended":7,"channel":3}})").ok());
+}
+
 TEST(StateTest, KeysAreSortedAndLuaKeysPresent) {
   State s;
   s.primary = Lease{"nvim_1_2", 3, 2, "v"};

@@ -123,6 +123,67 @@ TEST(SyncAnnouncerTest, AnEndAndTheNextStartInOneViewComeInOrder) {
   EXPECT_EQ(brief(a.observe(s)), (Lines{"done nvim_1_1@100 ok", "started nvim_2_2@105"}));
 }
 
+// A channel sync as the runtime records it (channel_transitions.h): running
+// in the channel's record, and at its end the result both there and at the
+// top level, with the channel's name.
+void run_channel(State& s, const std::string& channel, const std::string& id, double started) {
+  s.channels[channel].running = SyncRecord{id, started, 1};
+}
+void end_channel(State& s, const std::string& channel, double ended, SyncOutcome outcome) {
+  ChannelRecord& c = s.channels[channel];
+  SyncResult r{c.running->instance_id, c.running->started, ended, outcome, ""};
+  r.channel = channel;
+  c.running.reset();
+  c.last_result = r;
+  s.last_result = r;
+}
+
+std::vector<std::string> channels_of(const std::vector<SyncEvent>& events) {
+  std::vector<std::string> out;
+  for (const auto& e : events) {
+    out.push_back(e.channels.empty() ? "(whole)" : e.channels.at(0));
+  }
+  return out;
+}
+
+TEST(SyncAnnouncerTest, ChannelSyncsRunningInParallelAreAnnouncedEachOnceWithTheirChannel) {
+  SyncAnnouncer a;
+  State s;
+  a.observe(s);
+  run_channel(s, "inbox", "nvim_1_1", 100);
+  run_channel(s, "archive", "nvim_2_2", 101);
+  auto started = a.observe(s);
+  EXPECT_EQ(brief(started), (Lines{"started nvim_2_2@101", "started nvim_1_1@100"}));
+  EXPECT_EQ(channels_of(started), (Lines{"archive", "inbox"}));
+
+  end_channel(s, "inbox", 102, SyncOutcome::ok);
+  auto done = a.observe(s);
+  EXPECT_EQ(brief(done), Lines{"done nvim_1_1@100 ok"})
+      << "the top-level copy of the result is not announced again as the whole command's";
+  EXPECT_EQ(channels_of(done), Lines{"inbox"});
+  EXPECT_TRUE(a.observe(s).empty());
+
+  end_channel(s, "archive", 103, SyncOutcome::failed);
+  EXPECT_EQ(brief(a.observe(s)), Lines{"done nvim_2_2@101 failed"});
+
+  // The whole command (a manual sync) beside them is still its own.
+  s.running_sync = SyncRecord{"nvim_1_1", 110, 1};
+  auto whole = a.observe(s);
+  EXPECT_EQ(channels_of(whole), Lines{"(whole)"});
+}
+
+TEST(SyncAnnouncerTest, AChannelFirstSeenAfterTheFirstViewIsNewsNotHistory) {
+  SyncAnnouncer history;
+  State s;
+  run_channel(s, "inbox", "nvim_1_1", 100);
+  end_channel(s, "inbox", 100.01, SyncOutcome::ok);
+  EXPECT_TRUE(history.observe(s).empty()) << "the first view's results are history";
+
+  SyncAnnouncer later;
+  later.observe(State{});
+  EXPECT_EQ(brief(later.observe(s)), (Lines{"started nvim_1_1@100", "done nvim_1_1@100 ok"}));
+}
+
 TEST(SyncAnnouncerTest, OlderRecordsAreNotAnnounced) {
   SyncAnnouncer a;
   a.observe(State{});

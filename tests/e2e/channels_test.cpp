@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/e2e/event_recorder.h"
 #include "tests/e2e/fleet.h"
 
 namespace himalaya::e2e {
@@ -120,6 +121,7 @@ class Channels : public ::testing::Test {
     }
     options_.channels = list + " }";
     options_.max_parallel = 2;
+    options_.extra_lua = record_events_lua;
   }
 
   // Every run started in [from, to]: by the owner the state file names for
@@ -187,17 +189,22 @@ TEST_F(Channels, EachNeovimRunsItsShareAndAKilledOwnersChannelsGoOnFromTheOthers
   for (const auto& [owner, count] : share) {
     EXPECT_EQ(count, 2) << owner;
   }
-  // Push syncs of single channels are not built: no IDLE watcher runs for nothing.
-  const auto primary = fleet_.primary();
-  ASSERT_TRUE(primary);
-  const auto report = fleet_.status_lines(*primary);
-  EXPECT_NE(std::find(report.begin(), report.end(), "  State: Off (not with sync.channels)"),
-            report.end())
-      << joined(report);
   sleep_until_wall(from + 6);
   const double to = wall_now();
   ASSERT_EQ(read_owners(fleet_.state_file()).owner, owners.owner) << "no move without a change";
   check_window(read_runs(log_), from, to, owners);
+  // SPEC §9: every Neovim hears every channel's syncs, whoever ran them, each
+  // event naming its channel.
+  for (std::size_t i = 0; i < 3; ++i) {
+    const auto done = named(events_of(fleet_.nvim(i)), "HimalayaSyncDone");
+    std::set<std::string> heard;
+    for (const auto& e : done) {
+      ASSERT_TRUE(e.data.contains("channels")) << describe(done);
+      ASSERT_EQ(e.data["channels"].size(), 1u) << describe(done);
+      heard.insert(e.data["channels"][0].get<std::string>());
+    }
+    EXPECT_EQ(heard.size(), intervals.size()) << "Neovim " << i << "\n" << describe(done);
+  }
 
   // SIGKILL of the owner of "a", Neovim and host together.
   const std::string victim = owners.owner.at("a");

@@ -53,7 +53,10 @@ class PushProcessTest : public ::testing::Test {
     o.max_restart = 0.4;
     o.check_timeout = 20;
     PushProcess::Hooks h;
-    h.mail_changed = [this] { ++changes; };
+    h.mail_changed = [this](const std::string& account, const std::string& mailbox) {
+      ++changes;
+      changed_in = account + " " + mailbox;
+    };
     h.warn = [this](const std::string& m) { warnings.push_back(m); };
     h.log = [this](const std::string& m) { log += m + "\n"; };
     return std::make_unique<PushProcess>(
@@ -80,6 +83,7 @@ class PushProcessTest : public ::testing::Test {
   FakeServer server;
   testing::TempDir dir{"push-process-"};
   int changes = 0;
+  std::string changed_in;  // the account and mailbox of the last change
   std::vector<std::string> warnings;
   std::string log;
 };
@@ -91,6 +95,7 @@ TEST_F(PushProcessTest, TheWatcherIdlesAndAChangeBecomesAPushSync) {
   ASSERT_TRUE(run_until(io, [&] { return idling(*p); })) << log;
   server.send("* 4 EXISTS\r\n");
   ASSERT_TRUE(run_until(io, [&] { return changes == 1; })) << log;
+  EXPECT_EQ(changed_in, "fake INBOX") << "the watcher says where the change was";
   ASSERT_TRUE(run_until(io, [&] { return p->status().last_event.has_value(); })) << log;
   EXPECT_EQ(p->status().mailboxes, std::vector<std::string>{"INBOX"});
   EXPECT_EQ(log.find(password), std::string::npos) << log;

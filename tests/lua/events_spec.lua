@@ -70,9 +70,45 @@ H.test('statusline(): mail syncing while a sync of the fleet runs', function()
   hc._event('HimalayaSyncStarted', { instance_id = 'nvim_1_2', trigger = 'auto', started = NOW })
   settle()
   H.eq('mail syncing', hc.statusline())
+  hc._event('HimalayaSyncDone', {
+    instance_id = 'nvim_1_2',
+    trigger = 'auto',
+    started = NOW,
+    outcome = 'ok',
+    duration = 0.5,
+    message = '',
+  })
+  settle()
+  H.eq('mail 0s', hc.statusline())
+end)
+
+H.test('statusline(): mail syncing until every channel sync running in parallel is done', function()
+  local function event(name, id, channel, started)
+    local data = { instance_id = id, trigger = 'auto', started = started, channels = { channel } }
+    if name == 'HimalayaSyncDone' then
+      data.outcome, data.duration, data.message = 'ok', 1, ''
+    end
+    hc._event(name, data)
+    settle()
+  end
+  state({ role = 'Secondary', syncing = false })
+  event('HimalayaSyncStarted', 'nvim_1_2', 'inbox', NOW - 3)
+  event('HimalayaSyncStarted', 'nvim_3_4', 'archive', NOW - 2)
+  event('HimalayaSyncDone', 'nvim_1_2', 'inbox', NOW - 3)
+  H.eq('mail syncing', hc.statusline())
+  H.eq({ 'inbox' }, hc.last_event('HimalayaSyncDone').channels)
+  event('HimalayaSyncDone', 'nvim_3_4', 'archive', NOW - 2)
+  H.eq('mail 2s', hc.statusline())
+  -- A start after an end that was never heard (the end replaced in the file before anyone read
+  -- it): the instance's next sync ends the earlier one too.
+  event('HimalayaSyncStarted', 'nvim_1_2', 'inbox', NOW - 1)
+  event('HimalayaSyncStarted', 'nvim_1_2', 'sent', NOW)
+  event('HimalayaSyncDone', 'nvim_1_2', 'sent', NOW)
+  H.eq('mail 0s', hc.statusline())
 end)
 
 H.test('statusline(): mail failed <age> after a failed or timed-out sync', function()
+  state({ role = 'Secondary', syncing = false })
   local started = NOW - 130
   hc._event('HimalayaSyncDone', {
     instance_id = 'nvim_1_2',

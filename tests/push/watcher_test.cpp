@@ -60,7 +60,10 @@ class PushWatcherTest : public ::testing::Test {
     o.suspend_check = milliseconds(20);
     o.env.home = dir.path().string();
     PushWatcher::Hooks h;
-    h.mail_changed = [this] { ++changes; };
+    h.mail_changed = [this](const std::string& account, const std::string& mailbox) {
+      ++changes;
+      changed_in = account + " " + mailbox;
+    };
     h.warn = [this](const std::string& m) { warnings.push_back(m); };
     h.log = [this](const std::string& m) { log += m + "\n"; };
     return std::make_unique<PushWatcher>(io, std::move(o), clock, std::move(h));
@@ -76,6 +79,7 @@ class PushWatcherTest : public ::testing::Test {
   std::shared_ptr<coordinator::FakeClock> fake_clock = std::make_shared<coordinator::FakeClock>();
   std::shared_ptr<const coordinator::Clock> clock = std::make_shared<coordinator::SystemClock>();
   int changes = 0;
+  std::string changed_in;  // the account and mailbox of the last change
   std::vector<std::string> warnings;
   std::string log;
 };
@@ -88,6 +92,7 @@ TEST_F(PushWatcherTest, IdlesOnTheMailboxAndReportsEachChange) {
   EXPECT_EQ(changes, 0);
   server.send("* 2 EXISTS\r\n");
   ASSERT_TRUE(run_until(io, [&] { return changes == 1; })) << log;
+  EXPECT_EQ(changed_in, "fake INBOX");
   server.send("* 1 EXPUNGE\r\n");
   ASSERT_TRUE(run_until(io, [&] { return changes == 2; })) << log;
   PushStatus s = w->status();
