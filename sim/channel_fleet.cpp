@@ -6,6 +6,7 @@
 #include <set>
 
 #include "coordinator/coordinator.h"
+#include "sim/fleet.h"
 #include "sim/rng.h"
 #include "sim/world.h"
 
@@ -40,6 +41,11 @@ class ChannelFleet {
     }
     if (o_.faults) {
       schedule_kill();
+    }
+    if (o_.arrivals_per_hour > 0) {
+      for (const auto& spec : o_.channels.specs) {
+        schedule_arrival(spec.name);
+      }
     }
     schedule_check();
     world_.run_until(end_);
@@ -151,6 +157,10 @@ class ChannelFleet {
       return;
     }
     check_grant(e, name);
+    for (double arrived : waiting_[name]) {
+      report_.delays.push_back(world_.mono() - arrived);
+    }
+    waiting_[name].clear();
     ++rows_[name].syncs;
     ++report_.logins;
     e.sync_pid = world_.spawn();
@@ -182,7 +192,10 @@ class ChannelFleet {
     const auto spec = std::find_if(o_.channels.specs.begin(), o_.channels.specs.end(),
                                    [&](const auto& c) { return c.name == name; });
     auto last = last_start_.find(name);
-    const double cooldown = hc::channel_cooldown(*spec, o_.timings);
+    const bool pushed = record != s.channels.end() && record->second.running &&
+                        record->second.running->trigger == hc::SyncTrigger::push;
+    const double cooldown =
+        pushed ? o_.timings.push_min_gap : hc::channel_cooldown(*spec, o_.timings);
     if (last != last_start_.end() && world_.boot() - last->second < cooldown - 1e-6) {
       violation("channel " + name + " started " + std::to_string(world_.boot() - last->second) +
                 " s after its last start (cooldown " + std::to_string(cooldown) + " s)");
@@ -206,6 +219,28 @@ class ChannelFleet {
         ed.sync_pid = 0;
         ed.coordinator->end_channel_sync(name, hc::SyncOutcome::ok, "", std::nullopt);
       }
+    });
+  }
+
+  // Mail for `name`'s mailboxes now and then; with push, the primary's
+  // watcher reports it after push_notify.
+  void schedule_arrival(const std::string& name) {
+    world_.at(world_.mono() + rng_.exponential(3600 / o_.arrivals_per_hour), 0, [this, name] {
+      ++report_.arrivals;
+      waiting_[name].push_back(world_.mono());
+      const auto& primary = world_.state().primary;
+      for (std::size_t slot = 0; o_.push && primary && slot < editors_.size(); ++slot) {
+        const Editor& e = editors_[slot];
+        if (e.pid != 0 && e.id == primary->instance_id) {
+          world_.at(world_.mono() + o_.push_notify, e.pid, [this, slot, id = e.id, name] {
+            Editor& ed = editors_[slot];
+            if (ed.id == id && ed.coordinator) {
+              ed.coordinator->mail_changed(std::vector<std::string>{name});
+            }
+          });
+        }
+      }
+      schedule_arrival(name);
     });
   }
 
@@ -263,9 +298,10 @@ class ChannelFleet {
   double end_;
   std::vector<Editor> editors_;
   std::map<std::string, ChannelRow> rows_;
-  std::map<std::string, double> last_start_;      // boottime
-  std::map<std::string, std::string> owners_;     // the last owner seen
-  std::map<std::string, double> orphaned_since_;  // mono; 0: its owner is open
+  std::map<std::string, double> last_start_;            // boottime
+  std::map<std::string, std::string> owners_;           // the last owner seen
+  std::map<std::string, double> orphaned_since_;        // mono; 0: its owner is open
+  std::map<std::string, std::vector<double>> waiting_;  // arrivals not yet synced, mono
   double covered_ = 0;
   ChannelReport report_;
 };
@@ -307,6 +343,14 @@ void print_channel_report(std::ostream& out, const ChannelOptions& o, const Chan
                 static_cast<unsigned long long>(r.logins),
                 static_cast<unsigned long long>(r.mbsync_a_channel_syncs));
   out << line;
+  if (r.arrivals > 0) {
+    std::snprintf(line, sizeof line,
+                  "  mail: %llu arrivals, push %s: arrival to its channel's sync median %.1f s, "
+                  "p95 %.1f s\n",
+                  static_cast<unsigned long long>(r.arrivals), o.push ? "on" : "off",
+                  percentile(r.delays, 0.5), percentile(r.delays, 0.95));
+    out << line;
+  }
   std::snprintf(line, sizeof line, "  violations: %zu\n", r.violations.size());
   out << line;
   for (std::size_t i = 0; i < r.violations.size() && i < 10; ++i) {

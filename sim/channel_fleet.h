@@ -15,7 +15,9 @@
 // channel moves per day (an owner replaced while it had one), how long a
 // channel's recorded owner stayed a gone one, and IMAP logins against
 // `mbsync -a` every 2 minutes (a channel sync is one login; a run of
-// `mbsync -a` one login per account, the most favourable case for it).
+// `mbsync -a` one login per account, the most favourable case for it). With
+// arrivals, how long mail waits for its channel's sync, with push or without;
+// a push sync's start is checked against min_gap instead of the cooldown.
 #pragma once
 
 #include <cstdint>
@@ -46,6 +48,13 @@ struct ChannelOptions {
   std::map<std::string, std::string> account{{"inbox", "home"},      {"lists", "home"},
                                              {"sent", "home"},       {"archive", "home"},
                                              {"work-inbox", "work"}, {"work-sent", "work"}};
+  // Mail arriving in each channel's mailboxes (Poisson, per hour and
+  // channel; 0: none), and whether push is on: the primary's watcher reports
+  // an arrival `push_notify` seconds later (Dovecot's 500 ms), and the
+  // covering channel's owner syncs it (Coordinator::mail_changed(channels)).
+  double arrivals_per_hour = 0;
+  bool push = false;
+  double push_notify = 0.5;
   std::ostream* trace = nullptr;
 };
 
@@ -68,6 +77,8 @@ struct ChannelReport {
   std::uint64_t logins = 0;           // channel syncs
   std::uint64_t mbsync_a_logins = 0;  // mbsync -a every 2 minutes, one login per account
   std::uint64_t mbsync_a_channel_syncs = 0;
+  std::uint64_t arrivals = 0;
+  std::vector<double> delays;  // each arrival to the start of its channel's next sync, s
   std::vector<std::string> violations;
 };
 

@@ -7,6 +7,7 @@
 //             [--compare-adaptive] [--first-come] [--wake-jitter S]
 //             [--compare-succession]
 //             [--users] [--away-off] [--away] [--channels] [--max-parallel N]
+//             [--arrivals R] [--push]
 //
 // --users: users type at work and are away nights and weekends (sim/users.h);
 // --away-off: with sync.away.after = false. --away: the same run with away on
@@ -26,7 +27,8 @@
 // --instances editor slots, default 8, for --days, default 7), for each seed
 // (--seeds), with --no-faults, --max-parallel N (default 2) and --trace; it prints each channel's
 // syncs against T/interval, the moves per day and the IMAP logins against `mbsync -a` every 2
-// minutes.
+// minutes. --arrivals R delivers mail to each channel's mailboxes R times an hour (Poisson) and
+// reports how long it waits for its channel's sync; --push turns push on for it.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -48,7 +50,8 @@ int usage(const char* why) {
                "[--seeds K] [--mail poisson|flat|bursty] [--interval S] [--adaptive] "
                "[--min-interval S] [--max-interval S] [--warmup D] [--compare-adaptive] "
                "[--first-come] [--wake-jitter S] [--compare-succession] "
-               "[--users] [--away-off] [--away] [--channels] [--max-parallel N]\n";
+               "[--users] [--away-off] [--away] [--channels] [--max-parallel N] "
+               "[--arrivals R] [--push]\n";
   return 2;
 }
 
@@ -84,8 +87,10 @@ int compare_seeds(himalaya::sim::Options o, int seeds) {
 
 // --channels: sim/channel_fleet.h for each seed.
 int channel_seeds(const himalaya::sim::Options& o, bool instances_given, bool days_given,
-                  int max_parallel, int seeds) {
+                  int max_parallel, double arrivals, int seeds) {
   himalaya::sim::ChannelOptions c;
+  c.arrivals_per_hour = arrivals;
+  c.push = o.push;
   c.channels.max_parallel = max_parallel > 0 ? max_parallel : c.channels.max_parallel;
   c.slots = instances_given ? o.instances : c.slots;
   c.days = days_given ? o.days : c.days;
@@ -100,7 +105,10 @@ int channel_seeds(const himalaya::sim::Options& o, bool instances_given, bool da
       ++failed;
       std::cout << "FAILED; replay: coord-sim --channels --seed " << c.seed << " --instances "
                 << c.slots << " --days " << c.days << " --max-parallel " << c.channels.max_parallel
-                << (c.faults ? "" : " --no-faults") << " --trace\n";
+                << (c.faults ? "" : " --no-faults")
+                << (c.arrivals_per_hour > 0 ? " --arrivals " + std::to_string(c.arrivals_per_hour)
+                                            : "")
+                << (c.push ? " --push" : "") << " --trace\n";
     }
   }
   return failed == 0 ? 0 : 1;
@@ -117,6 +125,7 @@ int main(int argc, char** argv) {
   bool compare_away = false;
   bool channels = false;
   int max_parallel = 0;
+  double arrivals = 0;
   bool instances_given = false;
   bool days_given = false;
   for (int i = 1; i < argc; ++i) {
@@ -174,6 +183,8 @@ int main(int argc, char** argv) {
       channels = true;
     } else if (arg == "--max-parallel" && value() && v >= 1) {
       max_parallel = static_cast<int>(v);
+    } else if (arg == "--arrivals" && value() && v > 0) {
+      arrivals = v;
     } else if (arg == "--trace") {
       trace = true;
     } else {
@@ -184,7 +195,8 @@ int main(int argc, char** argv) {
     o.trace = &std::cout;
   }
   if (channels) {
-    return channel_seeds(o, instances_given, days_given, max_parallel, static_cast<int>(seeds));
+    return channel_seeds(o, instances_given, days_given, max_parallel, arrivals,
+                         static_cast<int>(seeds));
   }
   if (compare_away) {
     int failed = 0;

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "sim/channel_fleet.h"
+#include "sim/fleet.h"
 
 namespace himalaya::sim {
 namespace {
@@ -35,6 +36,33 @@ TEST(ChannelSimTest, EachChannelKeepsItsScheduleThroughChurnAndKillsWithoutOverl
     EXPECT_GT(r.moves, 0u) << text;
     EXPECT_GT(r.covered, 0.99) << text;
     EXPECT_LE(r.longest_orphan, o.timings.heartbeat_interval + 1) << text;
+  }
+}
+
+// Push with channels (SPEC §10 with §11): an arrival in one channel's
+// mailboxes syncs that channel, from its owner, as soon as the watcher
+// reports it; without push it waits for the channel's timer.
+TEST(ChannelSimTest, PushSyncsTheCoveringChannelWithinTheServersDelayAndBreaksNoRule) {
+  ChannelOptions o;
+  o.days = 1;
+  o.arrivals_per_hour = 6;
+  const ChannelReport off = simulate_channels(o);
+  o.push = true;
+  const ChannelReport on = simulate_channels(o);
+  const std::string text = report_of(o, on) + report_of(o, off);
+  EXPECT_TRUE(on.violations.empty()) << text;
+  EXPECT_TRUE(off.violations.empty()) << text;
+  ASSERT_GT(on.arrivals, 500u) << text;
+  // Each arrival waits the watcher's 0.5 s, then its owner starts at once
+  // unless min_gap (2 s) or max_parallel holds it back.
+  EXPECT_LE(percentile(on.delays, 0.5), o.push_notify + 0.1) << text;
+  EXPECT_LE(percentile(on.delays, 0.95), o.push_notify + o.timings.push_min_gap + 0.1) << text;
+  EXPECT_GT(percentile(off.delays, 0.5), 60) << text;
+  // Every channel still gets at least its timer's syncs: push only adds.
+  for (std::size_t i = 0; i < on.channels.size(); ++i) {
+    EXPECT_GE(static_cast<double>(on.channels[i].syncs), on.channels[i].expected - 1)
+        << on.channels[i].name << "\n"
+        << text;
   }
 }
 
