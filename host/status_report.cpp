@@ -103,7 +103,9 @@ std::vector<std::string> render_status(const Status& status, double now) {
   } else {
     lines.emplace_back("  Cooldown: Ready");
   }
-  if (status.interval) {
+  if (!status.channels.empty()) {
+    lines.emplace_back("  Interval: each channel its own (## Channels)");
+  } else if (status.interval) {
     const std::string& why = status.interval->reason;
     lines.push_back("  Interval: " + format_duration(status.interval->seconds) +
                     (why.empty() ? "" : " (" + why + ")"));
@@ -134,6 +136,9 @@ std::vector<std::string> render_status(const Status& status, double now) {
     lines.push_back(std::string("  Result: ") + to_string(r.outcome));
     lines.push_back("  Ended: " + format_duration(last_result_age(r, now)) + " ago");
     lines.push_back("  By Instance: " + r.instance_id);
+    if (!r.channel.empty()) {
+      lines.push_back("  Channel: " + r.channel);
+    }
     if (!r.message.empty()) {
       lines.push_back("  Message: " + r.message);
     }

@@ -106,8 +106,16 @@ TEST(ChannelStatus, TheChannelsSectionShowsOwnerLastSyncNextDueAndResult) {
   lists.interval = 900;
   lists.next_due = 0;
   s.channels = {inbox, archive, lists};
+  s.interval = coordinator::Status::Interval{900, ""};
+  s.last_result = inbox.last_result;
+  s.last_result->channel = "inbox";
 
   const auto lines = render_status(s, 100);
+  EXPECT_NE(std::find(lines.begin(), lines.end(), "  Interval: each channel its own (## Channels)"),
+            lines.end())
+      << "sync.interval does not apply with channels";
+  EXPECT_NE(std::find(lines.begin(), lines.end(), "  Channel: inbox"), lines.end())
+      << "the last result says which channel it was";
   const std::vector<std::string> expected{
       "## Channels",
       "  inbox  every 2 minutes  owner nvim_1_10  last sync 1 minute ago  next in 55 seconds"
