@@ -1,9 +1,11 @@
 #include "coordinator/asio_environment.h"
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <iterator>
 
 namespace himalaya::coordinator {
 namespace {
@@ -66,6 +68,21 @@ void AsioEnvironment::watch_process(int pid, std::function<void()> on_exit) {
   }
 }
 
+void AsioEnvironment::watch_owners(const std::vector<int>& pids, std::function<void()> on_exit) {
+  for (auto it = owner_watches_.begin(); it != owner_watches_.end();) {
+    const bool kept = std::find(pids.begin(), pids.end(), it->first) != pids.end();
+    it = kept ? std::next(it) : owner_watches_.erase(it);
+  }
+  for (int pid : pids) {
+    if (pid > 0 && owner_watches_.count(pid) == 0) {
+      auto watch = std::make_unique<PidWatch>(io_);
+      if (watch->watch(pid, on_exit)) {
+        owner_watches_.emplace(pid, std::move(watch));
+      }
+    }
+  }
+}
+
 void AsioEnvironment::watch_doorbell(std::function<void()> on_ring) {
   const auto dir = file_.path().parent_path();
   doorbell_.watch(dir.empty() ? "." : dir, file_.lock_path().filename().string(),
@@ -74,6 +91,7 @@ void AsioEnvironment::watch_doorbell(std::function<void()> on_ring) {
 
 void AsioEnvironment::cancel_watches() {
   pid_watch_.cancel();
+  owner_watches_.clear();
   doorbell_.cancel();
 }
 

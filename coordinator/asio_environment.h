@@ -4,7 +4,10 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <memory>
+#include <vector>
 
 #include "coordinator/environment.h"
 #include "coordinator/guard.h"
@@ -31,6 +34,7 @@ class AsioEnvironment final : public Environment {
   void post(std::function<void()> fn) override;
   void watch_process(int pid, std::function<void()> on_exit) override;
   int watched_pid() const override { return pid_watch_.pid(); }
+  void watch_owners(const std::vector<int>& pids, std::function<void()> on_exit) override;
   void watch_doorbell(std::function<void()> on_ring) override;
   bool doorbell_watched() const override { return doorbell_.active(); }
   void cancel_watches() override;
@@ -41,6 +45,7 @@ class AsioEnvironment final : public Environment {
   ProcProbe probe_;
   StateFile file_;
   PidWatch pid_watch_;
+  std::map<int, std::unique_ptr<PidWatch>> owner_watches_;
   DoorbellWatch doorbell_;
   Guard guard_;
 };

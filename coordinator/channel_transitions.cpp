@@ -125,6 +125,23 @@ ChannelGrant grant_channel_sync(State& s, ChannelMemory& m, const Self& self,
   return grant;
 }
 
+std::vector<int> owner_pids_here(const State& s, const HostFacts& here,
+                                 const std::string& self_id) {
+  std::vector<int> pids;
+  for (const auto& [name, c] : s.channels) {
+    auto it = s.instances.find(c.owner);
+    if (c.owner == self_id || it == s.instances.end()) {
+      continue;
+    }
+    const InstanceRecord& r = it->second;
+    if (r.hostname == here.hostname && r.boot_id == here.boot_id && r.host_pid > 0 &&
+        std::find(pids.begin(), pids.end(), r.host_pid) == pids.end()) {
+      pids.push_back(r.host_pid);
+    }
+  }
+  return pids;
+}
+
 bool record_channel_push(State& s, const std::vector<std::string>& channels, double wall) {
   bool changed = false;
   for (const auto& name : channels) {

@@ -87,6 +87,11 @@ bool record_channel_process(State& s, const Self& self, const std::string& chann
 // the channel's name). A later result stays.
 bool record_channel_end(State& s, const Self& self, const std::string& channel, SyncResult result);
 
+// The host pids of the channels' other owners that run on this host and boot
+// (`here`), each once: watched with a pidfd, so that a dead owner's channels
+// move within milliseconds rather than at the next heartbeat.
+std::vector<int> owner_pids_here(const State& s, const HostFacts& here, const std::string& self_id);
+
 // Seconds until the first of this instance's channels may be due (0: one is
 // due now); nullopt when it owns none, or all of them are running.
 std::optional<double> next_channel_due(const State& s, ChannelMemory& m, const Self& self,

@@ -152,6 +152,7 @@ void Coordinator::Impl::degrade(const Error& error) {
   }
   problem_ = error.message;
   env_->watch_process(0, {});
+  env_->watch_owners({}, {});
   set_role(Role::uncoordinated);
   arm_due();
 }
@@ -240,6 +241,11 @@ void Coordinator::Impl::watch_primary() {
   env_->watch_process(
       role_ == Role::secondary ? primary_pid_here(*memory_.view, identity_.host) : 0,
       [this] { post_evaluate(); });
+  // With channels, every owner's death moves channels: watch them all.
+  env_->watch_owners(has_channels() && role_ != Role::uncoordinated
+                         ? owner_pids_here(*memory_.view, identity_.host, identity_.instance_id)
+                         : std::vector<int>{},
+                     [this] { post_evaluate(); });
 }
 
 // Coalesces wake-ups: one evaluation however many events arrive at once.

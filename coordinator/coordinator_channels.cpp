@@ -44,10 +44,13 @@ void Coordinator::Impl::on_channel_timer() {
     return;
   }
   // The same question once per heartbeat: if the host did not start it, the
-  // next heartbeat asks again. Another channel, or this one after a start or
-  // a push, is a new question.
+  // next heartbeat asks again. Another channel, this one after a start or a
+  // push, or a fleet in which another sync started or ended (the refusal may
+  // have been max_parallel, or a sync of this instance) is a new question.
   const ChannelRecord& record = memory_.view->channels.at(*channel);
-  auto asked = std::make_tuple(tick_count_, *channel, record.last_sync_time, record.pushed);
+  const int running = running_channels(*memory_.view) + (memory_.view->running_sync ? 1 : 0);
+  auto asked =
+      std::make_tuple(tick_count_, *channel, record.last_sync_time, record.pushed, running);
   if (channel_asked_ == asked) {
     return;
   }

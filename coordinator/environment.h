@@ -16,6 +16,7 @@
 
 #include <functional>
 #include <memory>
+#include <vector>
 
 #include "coordinator/clock.h"
 #include "coordinator/identity.h"
@@ -48,6 +49,11 @@ class Environment {
   // that cannot be watched is left to the heartbeat (watched_pid() is then 0).
   virtual void watch_process(int pid, std::function<void()> on_exit) = 0;
   virtual int watched_pid() const = 0;
+  // The same for a set of processes: the host processes of the channels'
+  // owners on this host and boot (sync.channels, SPEC §11), so that the
+  // channels of one that dies move within milliseconds. Replaces the earlier
+  // set; an empty set cancels it. on_exit runs once per process that exits.
+  virtual void watch_owners(const std::vector<int>& pids, std::function<void()> on_exit) = 0;
   // Calls on_ring each time the state store's doorbell rings (the lease
   // changed hands, a sync started or ended), until cancel_watches().
   virtual void watch_doorbell(std::function<void()> on_ring) = 0;

@@ -71,10 +71,11 @@ class Coordinator::Impl {
   bool fleet_away_noted_ = false;
   // Channels (coordinator_channels.cpp): what this instance saw of them, its
   // running channel sync, and what channel_due last asked for: in which
-  // heartbeat, for which channel, at which of its last start and push stamps.
+  // heartbeat, for which channel, at which of its last start and push
+  // stamps, with how many syncs running in the fleet.
   ChannelMemory channel_memory_;
   std::optional<OwnChannelSync> own_channel_;
-  std::optional<std::tuple<std::uint64_t, std::string, double, double>> channel_asked_;
+  std::optional<std::tuple<std::uint64_t, std::string, double, double, int>> channel_asked_;
 
   const Clock& clock() const { return env_->clock(); }
   bool coordinated() const { return config_.enabled && problem_.empty(); }

@@ -1,7 +1,9 @@
 #include "sim/world.h"
 
 #include <algorithm>
+#include <map>
 #include <utility>
+#include <vector>
 
 #include "coordinator/sync_events.h"
 
@@ -105,6 +107,21 @@ class SimEnvironment final : public hc::Environment {
     pid_watch_ = pid == 0 ? nullptr : w_.watch_exit(pid, pid_, std::move(on_exit));
   }
   int watched_pid() const override { return watched_; }
+  void watch_owners(const std::vector<int>& pids, std::function<void()> on_exit) override {
+    for (auto it = owner_watches_.begin(); it != owner_watches_.end();) {
+      if (std::find(pids.begin(), pids.end(), it->first) != pids.end()) {
+        ++it;
+        continue;
+      }
+      World::cancel(it->second);
+      it = owner_watches_.erase(it);
+    }
+    for (int pid : pids) {
+      if (pid > 0 && owner_watches_.count(pid) == 0) {
+        owner_watches_.emplace(pid, w_.watch_exit(pid, pid_, on_exit));
+      }
+    }
+  }
   void watch_doorbell(std::function<void()> on_ring) override {
     World::cancel(doorbell_);
     doorbell_ = w_.watch_doorbell(pid_, std::move(on_ring));
@@ -116,6 +133,10 @@ class SimEnvironment final : public hc::Environment {
     pid_watch_.reset();
     doorbell_.reset();
     watched_ = 0;
+    for (const auto& [pid, h] : owner_watches_) {
+      World::cancel(h);
+    }
+    owner_watches_.clear();
     for (const auto& h : posted_) {
       World::cancel(h);
     }
@@ -127,6 +148,7 @@ class SimEnvironment final : public hc::Environment {
   int pid_;
   SimStore store_;
   int watched_ = 0;
+  std::map<int, World::Handle> owner_watches_;
   World::Handle pid_watch_;
   World::Handle doorbell_;
   std::vector<World::Handle> posted_;

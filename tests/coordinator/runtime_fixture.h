@@ -141,6 +141,7 @@ class VirtualEnvironment final : public Environment {
   // Real pids: nothing here exits while watched (see the header comment).
   void watch_process(int pid, std::function<void()> /*on_exit*/) override { watched_ = pid; }
   int watched_pid() const override { return watched_; }
+  void watch_owners(const std::vector<int>& /*pids*/, std::function<void()> /*on_exit*/) override {}
   void watch_doorbell(std::function<void()> on_ring) override {
     sim::World::cancel(doorbell_);
     doorbell_ = world_.watch_doorbell(owner_, std::move(on_ring));

@@ -9,7 +9,9 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -168,6 +170,13 @@ class Channels : public ::testing::Test {
     }
   }
 
+  // SIGKILL of Neovim k and its host together, as a crash of both.
+  void kill_instance(std::size_t k) {
+    fleet_.nvim(k).kill(SIGKILL);
+    ::kill(fleet_.host_pid(k), SIGKILL);
+    fleet_.mark_gone(k);
+  }
+
   Fleet fleet_;
   FleetOptions options_;
   std::filesystem::path dir_;
@@ -214,9 +223,7 @@ TEST_F(Channels, EachNeovimRunsItsShareAndAKilledOwnersChannelsGoOnFromTheOthers
   }
   ASSERT_LT(k, fleet_.size());
   const double kill_at = wall_now();
-  fleet_.nvim(k).kill(SIGKILL);
-  ::kill(fleet_.host_pid(k), SIGKILL);
-  fleet_.mark_gone(k);
+  kill_instance(k);
   ASSERT_TRUE(wait_until(
       [&] {
         const Owners now = read_owners(fleet_.state_file());
@@ -247,6 +254,91 @@ TEST_F(Channels, EachNeovimRunsItsShareAndAKilledOwnersChannelsGoOnFromTheOthers
   for (std::size_t i = 1; i < a_starts.size(); ++i) {
     EXPECT_LE(a_starts[i] - a_starts[i - 1], 2.0) << describe_runs(runs);
   }
+  fleet_.stop();
+}
+
+// SPEC §11: a dead owner's channels move at once, not at the next heartbeat.
+// The heartbeat here is 30 s (the default), so only the others' pidfd watch
+// on the owner's host process can move them within the 2 s allowed.
+TEST_F(Channels, AKilledOwnersChannelsMoveWithinMillisecondsNotAHeartbeat) {
+  options_.heartbeat_interval = 30;
+  options_.takeover_threshold = 90;
+  // Every channel syncs once at the start, then not for 10 minutes: no
+  // channel sync's start or end (whose write would also move them) comes
+  // near the kill.
+  std::string list = "{";
+  for (const auto& [name, interval] : intervals) {
+    list += " { name = " + lua_quote(name) + ", interval = 600 },";
+  }
+  options_.channels = list + " }";
+  ASSERT_TRUE(fleet_.start(3, options_));
+  Owners owners;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        owners = read_owners(fleet_.state_file());
+        std::set<std::string> distinct;
+        for (const auto& [channel, owner] : owners.owner) {
+          distinct.insert(owner);
+        }
+        const auto runs = read_runs(log_);
+        const bool quiet =
+            runs.size() == intervals.size() &&
+            std::all_of(runs.begin(), runs.end(), [](const ChannelRun& r) { return r.end > 0; });
+        return owners.owner.size() == intervals.size() && distinct.size() == 3 && quiet;
+      },
+      15s))
+      << "the three Neovims never shared the channels, each synced once\n"
+      << describe_runs(read_runs(log_));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        std::ifstream in(fleet_.state_file());
+        const auto j = nlohmann::json::parse(in, nullptr, false);
+        if (j.is_discarded() || !j.contains("channels")) {
+          return false;
+        }
+        for (const auto& [name, c] : j["channels"].items()) {
+          if (c.contains("running")) {
+            return false;
+          }
+        }
+        return true;
+      },
+      5s))
+      << "the state file still records a running channel sync";
+  const auto primary = fleet_.primary();
+  ASSERT_TRUE(primary);
+  // A secondary that owns channels: the primary's death is the election's
+  // business, with its own pidfd watch.
+  std::size_t k = 0;
+  std::string victim;
+  for (; k < fleet_.size(); ++k) {
+    for (const auto& [id, pid] : owners.host_pid) {
+      if (k != *primary && pid == fleet_.host_pid(k)) {
+        victim = id;
+      }
+    }
+    if (!victim.empty()) {
+      break;
+    }
+  }
+  ASSERT_FALSE(victim.empty());
+  const auto start = std::chrono::steady_clock::now();
+  kill_instance(k);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const Owners now = read_owners(fleet_.state_file());
+        for (const auto& [channel, owner] : now.owner) {
+          if (owner == victim || owner.empty()) {
+            return false;
+          }
+        }
+        return !now.owner.empty();
+      },
+      2s))
+      << "the killed owner's channels did not move within 2 s (heartbeat 30 s)";
+  const double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("[ channels ] a SIGKILLed owner's channels moved in %.3f s\n", took);
   fleet_.stop();
 }
 

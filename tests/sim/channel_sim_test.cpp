@@ -31,11 +31,14 @@ TEST(ChannelSimTest, EachChannelKeepsItsScheduleThroughChurnAndKillsWithoutOverl
                                                                               << text;
     }
     // The workload did what it says: editors came and went, owners were
-    // killed, and channels moved; none kept a gone owner past a heartbeat.
+    // killed, and channels moved. A gone owner's channels moved within the
+    // check's 1 s resolution, far under the 30 s heartbeat: the others watch
+    // every owner's process (a SIGKILL included).
     EXPECT_GT(r.kills, 0u) << text;
     EXPECT_GT(r.moves, 0u) << text;
     EXPECT_GT(r.covered, 0.99) << text;
-    EXPECT_LE(r.longest_orphan, o.timings.heartbeat_interval + 1) << text;
+    ASSERT_EQ(o.timings.heartbeat_interval, 30);
+    EXPECT_LE(r.longest_orphan, 1.0) << text;
   }
 }
 
