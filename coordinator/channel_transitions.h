@@ -40,6 +40,7 @@ struct ChannelMemory {
 struct OwnChannelSync {
   std::string name;
   double started = 0;  // wall stamp, as recorded
+  SyncTrigger trigger = SyncTrigger::automatic;
 };
 
 // The channels this instance owns, in configuration order.

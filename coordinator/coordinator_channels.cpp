@@ -103,7 +103,9 @@ Coordinator::SyncGrant Coordinator::Impl::begin_channel_sync(const std::string& 
     grant = grant_channel_sync(s, channel_memory_, me, *spec, config_.channels.max_parallel, now);
     started = now.wall;
     if (grant.granted) {
-      own_channel_ = OwnChannelSync{channel, started};  // settle_all() must see it as its own
+      // settle_all() must see it as its own.
+      own_channel_ = OwnChannelSync{channel, started,
+                                    grant.check.push ? SyncTrigger::push : SyncTrigger::automatic};
     }
     return grant.granted;
   });
@@ -141,8 +143,8 @@ void Coordinator::Impl::end_channel_sync(const std::string& channel, SyncOutcome
     return;
   }
   const SyncResult mine{
-      identity_.instance_id,  own_channel_->started, clock().wall(), outcome, message,
-      SyncTrigger::automatic, new_messages};
+      identity_.instance_id, own_channel_->started, clock().wall(), outcome, message,
+      own_channel_->trigger, new_messages};
   own_channel_.reset();
   commit(Step::look,
          [&](State& s, const Self& me) { return record_channel_end(s, me, channel, mine); });
