@@ -75,15 +75,13 @@ bool settle_channel_syncs(State& s, ChannelMemory& m, const Self& self,
   return changed;
 }
 
-bool settle_channels(State& s, ChannelMemory& m, const Self& self, const ChannelSettings& settings,
-                     const std::optional<OwnChannelSync>& own, const Decision& decision,
-                     const Now& now, Notes& notes) {
+bool settle_channels(State& s, const ChannelSettings& settings, const Decision& decision,
+                     Notes& notes) {
   if (settings.specs.empty()) {
     return false;
   }
-  bool changed = settle_channel_syncs(s, m, self, own, now, notes);
   std::vector<std::string> moved;
-  changed |= assign_channel_owners(s, settings.specs, decision.candidates, moved);
+  const bool changed = assign_channel_owners(s, settings.specs, decision.candidates, moved);
   for (const auto& move : moved) {
     notes.push_back("channel " + move);
   }

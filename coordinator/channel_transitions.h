@@ -57,12 +57,14 @@ bool settle_channel_syncs(State& s, ChannelMemory& m, const Self& self,
                           const std::optional<OwnChannelSync>& own, const Now& now, Notes& notes);
 
 // The channels' part of every read-modify-write, after settle()
-// (transitions.h) and its election: settles the channel syncs that are over,
-// then shares the channels out over the decision's candidates, noting each
-// move. Nothing without channels.
-bool settle_channels(State& s, ChannelMemory& m, const Self& self, const ChannelSettings& settings,
-                     const std::optional<OwnChannelSync>& own, const Decision& decision,
-                     const Now& now, Notes& notes);
+// (transitions.h) and its election: shares the channels out over the
+// decision's candidates, noting each move. Nothing without channels.
+// settle_channel_syncs() comes before settle(), whose election prunes the
+// records of dead instances: a channel sync of an instance that died before
+// recording its sync process is over by that record (see
+// running_sync_active()), and would otherwise wait for the sync timeout.
+bool settle_channels(State& s, const ChannelSettings& settings, const Decision& decision,
+                     Notes& notes);
 
 struct ChannelGrant {
   bool granted = false;

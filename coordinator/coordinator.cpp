@@ -24,10 +24,13 @@ const char* to_string(Role role) {
 
 bool Coordinator::Impl::settle_all(State& s, const Self& me, Step step, const Now& now,
                                    Notes& notes) {
-  bool changed = settle(s, memory_, me, step, now, decision_, notes);
-  return settle_channels(s, channel_memory_, me, config_.channels, own_channel_, decision_, now,
-                         notes) ||
-         changed;
+  // The channel syncs first: the election in settle() prunes the records of
+  // dead instances, and a channel sync whose instance died before it could
+  // record the sync's process is told over by that instance's record alone.
+  bool changed =
+      has_channels() && settle_channel_syncs(s, channel_memory_, me, own_channel_, now, notes);
+  changed |= settle(s, memory_, me, step, now, decision_, notes);
+  return settle_channels(s, config_.channels, decision_, notes) || changed;
 }
 
 bool Coordinator::Impl::leaving() {

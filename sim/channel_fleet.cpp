@@ -157,11 +157,20 @@ class ChannelFleet {
       return;
     }
     check_grant(e, name);
+    // A start counts as a sync of the schedule (the next is due an interval
+    // after it) even when it is cut short.
+    ++rows_[name].syncs;
+    if (o_.faults && rng_.chance(0.01)) {
+      // SIGKILLed between recording the start and spawning the sync: the
+      // record has no sync process to watch, only its dead instance.
+      trace(e.id + " SIGKILL right after the grant of " + name);
+      kill(slot);
+      return;
+    }
     for (double arrived : waiting_[name]) {
       report_.delays.push_back(world_.mono() - arrived);
     }
     waiting_[name].clear();
-    ++rows_[name].syncs;
     ++report_.logins;
     e.sync_pid = world_.spawn();
     e.channel = name;
