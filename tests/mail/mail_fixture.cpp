@@ -94,6 +94,9 @@ MailServer::MailServer(ServerOptions options) : options_(options) {
   if (!options_.idle) {
     command += " --no-idle";
   }
+  if (options_.rawlog) {
+    command += " --rawlog";
+  }
   std::string output;
   int status = run(command, output);
   if (status == 3) {
@@ -337,6 +340,8 @@ bool Fleet::start(int count, const std::string& mbsyncrc, const FleetOptions& o)
     setup.takeover_threshold = o.takeover_threshold;
     setup.sync_cooldown = o.sync_cooldown;
     setup.push = o.push;
+    setup.channels = o.channels;
+    setup.max_parallel = o.max_parallel;
     return "_G.notes = {}\n"
            "vim.notify = function(msg, level, opts)\n"
            "  table.insert(_G.notes, {msg = tostring(msg), level = level})\n"

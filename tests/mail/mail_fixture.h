@@ -55,6 +55,9 @@ enum class Transport {
 struct ServerOptions {
   Transport transport = Transport::starttls;
   bool idle = true;  // false (--no-idle): IDLE is not among the capabilities
+  // true (--rawlog): every IMAP session writes what the client sent to
+  // dir()/rawlog (read with tests/mail/rawlog.h).
+  bool rawlog = false;
 };
 
 // A private Dovecot with everything in a fresh temporary directory. The
@@ -135,6 +138,11 @@ struct FleetOptions {
   // plugin's own default, 'auto', would start a watcher in every mail test
   // and change the login counts they assert).
   testing::PushSetup push;
+  // sync.channels as a Lua list literal and sync.max_parallel (SPEC §11),
+  // written out only when set; with channels the hosts run
+  // `mbsync -c MBSYNCRC <channel>` in place of `-a`.
+  std::string channels;
+  int max_parallel = 0;
 };
 
 // Neovims sharing the state file and lock file in one shared directory
