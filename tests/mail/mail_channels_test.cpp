@@ -186,7 +186,7 @@ TEST(MailChannels, EachChannelSyncsOnItsScheduleFromItsOwnerAloneAcrossAKill) {
   fleet_options.channels += " }";
   fleet_options.max_parallel = kMaxParallel;
 
-  ProcessSampler sampler("mbsync", 10ms);
+  ProcessSampler sampler("mbsync", rc.string(), 10ms);
   Fleet fleet;
   ASSERT_TRUE(fleet.start(3, rc.string(), fleet_options));
   std::set<int> hosts;
@@ -255,8 +255,12 @@ TEST(MailChannels, EachChannelSyncsOnItsScheduleFromItsOwnerAloneAcrossAKill) {
 
   // Every session opened exactly one mailbox, one of the six; as many
   // sessions as Dovecot's log has logins.
+  // A session with no SELECT at all is an mbsync cut short after login by
+  // the kill or the stop (counted below).
+  std::size_t no_select = 0;
   for (const RawlogSession& s : sessions) {
-    ASSERT_EQ(s.opens.size(), 1u) << s.file << "\n" << evidence;
+    ASSERT_LE(s.opens.size(), 1u) << s.file << "\n" << evidence;
+    no_select += s.opens.empty() ? 1 : 0;
   }
   EXPECT_EQ(sessions.size(), server.sessions().size()) << evidence;
 
@@ -273,6 +277,9 @@ TEST(MailChannels, EachChannelSyncsOnItsScheduleFromItsOwnerAloneAcrossAKill) {
     ASSERT_NE(c, nullptr) << channel_of(p) << "\n" << evidence;
     bool found = false;
     for (std::size_t k = 0; k < sessions.size() && !found; ++k) {
+      if (sessions[k].opens.empty()) {
+        continue;
+      }
       const MailboxOpen& open = sessions[k].opens.front();
       if (!matched[k] && open.mailbox == c->mailbox && open.time >= p.started - 0.01 &&
           open.time <= p.last_seen + pause) {
@@ -289,8 +296,18 @@ TEST(MailChannels, EachChannelSyncsOnItsScheduleFromItsOwnerAloneAcrossAKill) {
     EXPECT_TRUE(found) << c->name << " run at " << (p.started - t0) << " reached no server\n"
                        << evidence;
   }
+  int cut_short = 0;
+  for (const auto& [name, count] : cut_by_kill) {
+    cut_short += count;
+  }
+  for (const SampledProcess& p : runs) {
+    cut_short += p.last_seen + pause >= stop_at ? 1 : 0;
+  }
+  EXPECT_LE(no_select, static_cast<std::size_t>(cut_short)) << evidence;
   for (std::size_t k = 0; k < sessions.size(); ++k) {
-    EXPECT_TRUE(matched[k]) << sessions[k].file << ": no mbsync run seen for it\n" << evidence;
+    EXPECT_TRUE(matched[k] || sessions[k].opens.empty())
+        << sessions[k].file << ": no mbsync run seen for it\n"
+        << evidence;
   }
 
   for (const Channel& c : kChannels) {
@@ -307,7 +324,7 @@ TEST(MailChannels, EachChannelSyncsOnItsScheduleFromItsOwnerAloneAcrossAKill) {
     };
     std::vector<double> selects;
     for (const RawlogSession& s : sessions) {
-      if (s.opens.front().mailbox == c.mailbox) {
+      if (!s.opens.empty() && s.opens.front().mailbox == c.mailbox) {
         selects.push_back(s.opens.front().time);
       }
     }
@@ -351,6 +368,9 @@ TEST(MailChannels, EachChannelSyncsOnItsScheduleFromItsOwnerAloneAcrossAKill) {
       EXPECT_LE(p.started, kill_at) << channel << ": not from a host\n" << evidence;
       continue;
     }
+    if (p.started < t0) {
+      continue;  // before the window: the shares were still being made
+    }
     ran_by[p.parent].insert(channel);
     auto next = std::lower_bound(readings.begin(), readings.end(), p.started,
                                  [](const OwnerReading& r, double t) { return r.time < t; });
@@ -360,9 +380,6 @@ TEST(MailChannels, EachChannelSyncsOnItsScheduleFromItsOwnerAloneAcrossAKill) {
     }
     if (next != readings.begin()) {
       owners.insert(std::prev(next)->host_of[channel]);
-    }
-    if (p.started < t0) {
-      continue;  // before the readings began
     }
     EXPECT_TRUE(owners.count(p.parent))
         << channel << " run by host " << p.parent << " at " << (p.started - t0) << "\n"

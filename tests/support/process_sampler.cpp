@@ -82,6 +82,7 @@ double boottime_now() {
 
 struct ProcessSampler::Shared {
   std::string comm;
+  std::string argument;
   std::chrono::milliseconds period{10};
   mutable std::mutex mutex;
   std::condition_variable wake;
@@ -120,22 +121,23 @@ struct ProcessSampler::Shared {
         const auto key = std::make_pair(pid, stat.start_ticks);
         auto it = index.find(key);
         if (it == index.end()) {
+          // Its command line decides (empty while inside execve(): next time).
+          std::vector<std::string> argv = split_cmdline(proc_cmdline(pid));
+          if (argv.empty() ||
+              (!argument.empty() && std::find(argv.begin(), argv.end(), argument) == argv.end())) {
+            continue;
+          }
           SampledProcess p;
           p.pid = pid;
           p.start_ticks = stat.start_ticks;
           p.parent = stat.parent;
-          p.argv = split_cmdline(proc_cmdline(pid));
+          p.argv = std::move(argv);
           p.started = boot + static_cast<double>(stat.start_ticks) / ticks_per_second;
           p.first_seen = now;
           it = index.emplace(key, processes.size()).first;
           processes.push_back(std::move(p));
         }
-        SampledProcess& seen = processes[it->second];
-        if (seen.argv.empty()) {
-          // Caught inside execve(): the new command line is not there yet.
-          seen.argv = split_cmdline(proc_cmdline(pid));
-        }
-        seen.last_seen = now;
+        processes[it->second].last_seen = now;
         running.push_back(it->second);
       }
       for (std::size_t a : running) {
@@ -166,9 +168,11 @@ struct ProcessSampler::Shared {
   }
 };
 
-ProcessSampler::ProcessSampler(std::string comm, std::chrono::milliseconds period)
+ProcessSampler::ProcessSampler(std::string comm, std::string argument,
+                               std::chrono::milliseconds period)
     : shared_(std::make_shared<Shared>()) {
   shared_->comm = std::move(comm);
+  shared_->argument = std::move(argument);
   shared_->period = period;
   shared_->thread = std::thread([shared = shared_] { shared->run(); });
 }

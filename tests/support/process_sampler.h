@@ -31,7 +31,7 @@ struct SampledProcess {
   pid_t pid = 0;
   std::uint64_t start_ticks = 0;  // field 22 of /proc/<pid>/stat
   pid_t parent = 0;               // its parent when first seen
-  std::vector<std::string> argv;  // its command line (read again while it is empty)
+  std::vector<std::string> argv;  // its command line
   double started = 0;             // its start, from start_ticks (clock-tick resolution)
   double first_seen = 0;
   double last_seen = 0;  // the last sample that found it running
@@ -42,8 +42,10 @@ struct SampledProcess {
 
 class ProcessSampler {
  public:
-  // Starts sampling processes whose command name (comm) is `comm`.
-  ProcessSampler(std::string comm, std::chrono::milliseconds period);
+  // Starts sampling processes whose command name (comm) is `comm` and that
+  // have `argument` among their arguments (any, if it is empty): other
+  // tests' processes of the same name on the machine are not this test's.
+  ProcessSampler(std::string comm, std::string argument, std::chrono::milliseconds period);
   // Stops sampling (stop()).
   ~ProcessSampler();
   ProcessSampler(const ProcessSampler&) = delete;
