@@ -48,6 +48,9 @@
 #                                 shows as `[alice 127.0.0.1 IDLE]`
 #   DIR/mail/alice/               alice's server-side Maildir (owned by nobody)
 #   DIR/mbsyncrc                  an mbsync config (use `mbsync -c DIR/mbsyncrc -a`)
+#   DIR/rawlog/                   with --rawlog: each IMAP session's commands
+#                                 (*.in, each line "<epoch seconds> <command>")
+#                                 and answers (*.out), owned by nobody
 #   DIR/Mail/                     mbsync's local Maildirs (DIR/Mail/INBOX, ...)
 #
 # Dovecot 2.3 (Debian 12) and 2.4 (Debian 13) take different configuration
