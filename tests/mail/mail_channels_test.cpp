@@ -4,11 +4,18 @@
 // outside the fleet:
 // - Dovecot's rawlog (mailserver.sh --rawlog) names the mailbox each IMAP
 //   session SELECTed, with the server's own time stamp: the count of syncs
-//   of each mailbox, and the gaps between them;
+//   of each mailbox in the window;
 // - a sampler of the process table (tests/support/process_sampler.h) sees
 //   each mbsync run: its channel (argv), its parent (the host that spawned
-//   it), and its life, so who ran what and what ran together;
+//   it), its start (to a clock tick) and its life, so who ran what, what ran
+//   together, and the gaps between a channel's starts;
 // - the state file, read every ~20 ms, says who owned each channel when.
+// The first two are matched run for session, so neither misses a sync.
+//
+// Counts: in a window of T seconds a channel every P seconds syncs at most
+// T/P + 1 times (a start is never sooner than P after the one before), and
+// at least (T - lateness)/P - 1 times, the lateness being what its syncs
+// were late in all (below).
 //
 // Six mailboxes, one channel each, with intervals of 2..8 s. Scaled:
 // heartbeat 0.1 s, takeover 0.8 s. A window of kWindow seconds starts once
