@@ -295,7 +295,10 @@ TEST(MailChannels, EachChannelSyncsOnItsScheduleFromItsOwnerAloneAcrossAKill) {
         matched[k] = found = true;
       }
     }
-    if (!found && p.parent == victim_host && p.last_seen + pause >= kill_at) {
+    // Cut by the kill: the victim's own, or orphaned already when first seen.
+    const bool victims =
+        p.parent == victim_host || (!hosts.count(p.parent) && p.started <= kill_at);
+    if (!found && victims && p.last_seen + pause >= kill_at) {
       ++cut_by_kill[c->name];
       continue;
     }
