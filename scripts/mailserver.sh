@@ -2,7 +2,7 @@
 # A throw-away IMAP server (Dovecot on loopback) and an mbsync setup for it,
 # for tests and demos. Must run as root (Dovecot drops to its own users).
 #
-#   mailserver.sh start DIR [--plaintext] [--no-idle]
+#   mailserver.sh start DIR [--plaintext] [--no-idle] [--rawlog]
 #                                     start Dovecot for user alice (password
 #                                     "secret") with everything under DIR; prints
 #                                     HOST=<address>, PORT=<port>,
@@ -25,6 +25,12 @@
 # plaintext logins, no IMAPS_PORT or CERT, and TLS None in the mbsyncrc.
 # --no-idle removes IDLE from the capabilities the server announces
 # (imap_capability), for a client that must live without it.
+# --rawlog makes every post-login IMAP session write what the client sent
+# to DIR/rawlog/<date>-<time>-<imap pid>.in (and the server's answers to
+# .out), decrypted: Dovecot's own record of which mailbox each session
+# SELECTed, which its normal log does not have. The directory belongs to
+# the mail user (nobody), as the imap processes run as that user. Off by
+# default.
 #
 # DIR should be a fresh directory (it is created if missing). Layout:
 #   DIR/dovecot.conf DIR/passwd   the server's configuration
@@ -42,6 +48,9 @@
 #                                 shows as `[alice 127.0.0.1 IDLE]`
 #   DIR/mail/alice/               alice's server-side Maildir (owned by nobody)
 #   DIR/mbsyncrc                  an mbsync config (use `mbsync -c DIR/mbsyncrc -a`)
+#   DIR/rawlog/                   with --rawlog: each IMAP session's commands
+#                                 (*.in, each line "<epoch seconds> <command>")
+#                                 and answers (*.out), owned by nobody
 #   DIR/Mail/                     mbsync's local Maildirs (DIR/Mail/INBOX, ...)
 #
 # Dovecot 2.3 (Debian 12) and 2.4 (Debian 13) take different configuration
@@ -57,7 +66,7 @@
 set -eu
 
 usage() {
-  echo "usage: $0 start DIR [--plaintext] [--no-idle] | stop|restart|logins DIR | deliver DIR SUBJECT" >&2
+  echo "usage: $0 start DIR [--plaintext] [--no-idle] [--rawlog] | stop|restart|logins DIR | deliver DIR SUBJECT" >&2
   exit 1
 }
 
@@ -72,6 +81,7 @@ tls=STARTTLS  # or None (--plaintext)
 # logins. Without TLS, the server stays on 127.0.0.1.
 address=127.0.0.2
 idle=yes      # or no (--no-idle)
+rawlog=no     # or yes (--rawlog)
 
 # A free loopback TCP port, chosen by the kernel; a random high one otherwise.
 free_port() {
@@ -139,6 +149,15 @@ CONDSTORE QRESYNC ESEARCH SEARCHRES SORT BINARY MOVE SPECIAL-USE"
   fi
 }
 
+# With --rawlog, the imap processes' rawlog directory. The setting has the
+# same name and place in Dovecot 2.3 and 2.4 (rawlog_dir, inside
+# `protocol imap { }`, so that only post-login IMAP sessions write one).
+rawlog_setting() {
+  if [ "$rawlog" = yes ]; then
+    printf '%s\n' 'protocol imap {' "  rawlog_dir = $dir/rawlog" '}'
+  fi
+}
+
 # A fresh self-signed certificate and key for $address, 127.0.0.1 and
 # localhost, valid for 2 days, in DIR/tls. The key is made unreadable to
 # others from the start. The common name is the address too: isync 1.4 checks
@@ -178,6 +197,7 @@ $(tls_settings_24)
 auth_mechanisms = plain login
 verbose_proctitle = yes
 $(capability_setting)
+$(rawlog_setting)
 mail_driver = maildir
 mail_path = $dir/mail/%{user}
 mail_home = $dir/mail/%{user}
@@ -236,6 +256,7 @@ $(tls_settings_23)
 auth_mechanisms = plain login
 verbose_proctitle = yes
 $(capability_setting)
+$(rawlog_setting)
 mail_location = maildir:$dir/mail/%u
 passdb {
   driver = passwd-file
@@ -271,6 +292,7 @@ start() {
         address=127.0.0.1
         ;;
       --no-idle) idle=no ;;
+      --rawlog) rawlog=yes ;;
       *) usage ;;
     esac
   done
@@ -291,6 +313,11 @@ start() {
   chown -R nobody:nogroup "$dir/mail"
   echo 'alice:{PLAIN}secret::::::' >"$dir/passwd"
   chmod 644 "$dir/passwd"
+  if [ "$rawlog" = yes ]; then
+    mkdir -p "$dir/rawlog"
+    chown nobody:nogroup "$dir/rawlog"
+    chmod 700 "$dir/rawlog"
+  fi
   [ "$tls" = None ] || make_certificate
 
   attempt=0
