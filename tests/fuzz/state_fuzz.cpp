@@ -51,7 +51,7 @@ bool same(const SyncRecord& a, const SyncRecord& b) {
 
 bool same(const SyncResult& a, const SyncResult& b) {
   return a.instance_id == b.instance_id && a.started == b.started && a.ended == b.ended &&
-         a.outcome == b.outcome && a.message == b.message;
+         a.outcome == b.outcome && a.message == b.message && a.channel == b.channel;
 }
 
 template <class T>

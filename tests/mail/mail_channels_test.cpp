@@ -47,6 +47,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/mail/channel_steps.h"
 #include "tests/mail/mail_fixture.h"
 #include "tests/mail/mail_stack_steps.h"
 #include "tests/mail/rawlog.h"
@@ -61,15 +62,9 @@ using testing::ProcessSampler;
 using testing::SampledProcess;
 using testing::wait_until;
 
-struct Channel {
-  std::string name;
-  std::string mailbox;
-  double interval;
-};
-
-const std::vector<Channel> kChannels{{"inbox", "INBOX", 2},     {"work", "Work", 3},
-                                     {"lists", "Lists", 4},     {"family", "Family", 5},
-                                     {"archive", "Archive", 6}, {"receipts", "Receipts", 8}};
+const std::vector<MailChannel> kChannels{{"inbox", "INBOX", 2},     {"work", "Work", 3},
+                                         {"lists", "Lists", 4},     {"family", "Family", 5},
+                                         {"archive", "Archive", 6}, {"receipts", "Receipts", 8}};
 constexpr int kMaxParallel = 3;
 constexpr double kHeartbeat = 0.1;
 constexpr double kTakeover = 0.8;
@@ -95,46 +90,13 @@ constexpr double kTick = 0.02;
 // (seen dead within a heartbeat, written at the next read; 5 heartbeats).
 constexpr double kOwnerChangeBound = 5 * kHeartbeat;
 
-const Channel* channel_named(const std::string& name) {
-  for (const Channel& c : kChannels) {
+const MailChannel* channel_named(const std::string& name) {
+  for (const MailChannel& c : kChannels) {
     if (c.name == name) {
       return &c;
     }
   }
   return nullptr;
-}
-
-// The five folders besides INBOX in alice's server Maildir (Maildir++:
-// ".Work" and so on), owned by the mail user like the rest.
-void make_folders(const MailServer& server) {
-  const std::filesystem::path home = server.dir() / "mail/alice";
-  for (const Channel& c : kChannels) {
-    if (c.mailbox == "INBOX") {
-      continue;
-    }
-    for (const char* sub : {"cur", "new", "tmp"}) {
-      std::filesystem::create_directories(home / ("." + c.mailbox) / sub);
-    }
-  }
-  ASSERT_EQ(std::system(("chown -R nobody:nogroup '" + home.string() + "'").c_str()), 0);
-}
-
-// The server's mbsyncrc with its one all-mailbox channel replaced by one
-// channel per mailbox.
-std::filesystem::path write_channels_rc(const MailServer& server) {
-  std::ifstream in(server.mbsyncrc());
-  std::ostringstream rc;
-  std::string line;
-  while (std::getline(in, line) && line.rfind("Channel ", 0) != 0) {
-    rc << line << "\n";
-  }
-  for (const Channel& c : kChannels) {
-    rc << "Channel " << c.name << "\nFar :remote:" << c.mailbox << "\nNear :local:" << c.mailbox
-       << "\nCreate Both\nSyncState *\n\n";
-  }
-  const std::filesystem::path path = server.dir() / "mbsyncrc-channels";
-  std::ofstream(path) << rc.str();
-  return path;
 }
 
 // One reading of the state file: channel -> owner's host pid.
@@ -181,18 +143,13 @@ TEST(MailChannels, EachChannelSyncsOnItsScheduleFromItsOwnerAloneAcrossAKill) {
   ServerOptions server_options;
   server_options.rawlog = true;
   START_SERVER_WITH(server, server_options);
-  make_folders(server);
-  const std::filesystem::path rc = write_channels_rc(server);
+  make_folders(server, kChannels);
+  const std::filesystem::path rc = write_channels_rc(server, kChannels);
 
   FleetOptions fleet_options = options();
   fleet_options.heartbeat_interval = kHeartbeat;
   fleet_options.takeover_threshold = kTakeover;
-  fleet_options.channels = "{";
-  for (const Channel& c : kChannels) {
-    fleet_options.channels +=
-        " { name = '" + c.name + "', interval = " + std::to_string(c.interval) + " },";
-  }
-  fleet_options.channels += " }";
+  fleet_options.channels = channels_lua(kChannels);
   fleet_options.max_parallel = kMaxParallel;
 
   ProcessSampler sampler("mbsync", rc.string(), 10ms);
@@ -282,7 +239,7 @@ TEST(MailChannels, EachChannelSyncsOnItsScheduleFromItsOwnerAloneAcrossAKill) {
   std::vector<bool> matched(sessions.size(), false);
   std::map<std::string, int> cut_by_kill;
   for (const SampledProcess& p : runs) {
-    const Channel* c = channel_named(channel_of(p));
+    const MailChannel* c = channel_named(channel_of(p));
     ASSERT_NE(c, nullptr) << channel_of(p) << "\n" << evidence;
     bool found = false;
     for (std::size_t k = 0; k < sessions.size() && !found; ++k) {
@@ -322,7 +279,7 @@ TEST(MailChannels, EachChannelSyncsOnItsScheduleFromItsOwnerAloneAcrossAKill) {
         << evidence;
   }
 
-  for (const Channel& c : kChannels) {
+  for (const MailChannel& c : kChannels) {
     std::vector<double> starts;
     for (const SampledProcess& p : runs) {
       if (channel_of(p) == c.name) {
