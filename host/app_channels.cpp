@@ -38,6 +38,7 @@ void App::run_channel(const std::string& channel) {
   const bool started = channel_runs_->start(
       channel, [this, channel](const SyncRun& run) { channel_finished(channel, run); }, error);
   if (!started) {
+    channel_mail_.reset();  // nothing ran
     coordinator_->end_channel_sync(channel, coordinator::SyncOutcome::failed, error);
     log_->warn("channel {} could not start: {}", channel, error);
     report_failure(error);
