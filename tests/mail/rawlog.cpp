@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 namespace himalaya::mail {
@@ -21,16 +22,33 @@ std::string mailbox_argument(const std::string& arguments) {
   return out;
 }
 
+namespace {
+
+// "<date>-<time>.<pid>.<n>.in" -> "<pid>"; the whole name if it has no such part.
+std::string imap_pid_of(const std::string& file) {
+  const std::size_t first = file.find('.');
+  const std::size_t second = first == std::string::npos ? first : file.find('.', first + 1);
+  return second == std::string::npos ? file : file.substr(first + 1, second - first - 1);
+}
+
+}  // namespace
+
 std::vector<RawlogSession> read_rawlog(const std::filesystem::path& dir) {
-  std::vector<RawlogSession> sessions;
+  std::map<std::string, RawlogSession> by_pid;
   std::error_code ec;
+  std::vector<std::filesystem::path> files;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-    if (entry.path().extension() != ".in") {
-      continue;
+    if (entry.path().extension() == ".in") {
+      files.push_back(entry.path());
     }
-    RawlogSession session;
-    session.file = entry.path().filename().string();
-    std::ifstream in(entry.path());
+  }
+  std::sort(files.begin(), files.end());  // n = 1 before n = 2
+  for (const auto& path : files) {
+    RawlogSession& session = by_pid[imap_pid_of(path.filename().string())];
+    if (session.file.empty()) {
+      session.file = path.filename().string();
+    }
+    std::ifstream in(path);
     std::string line;
     while (std::getline(in, line)) {
       if (!line.empty() && line.back() == '\r') {
@@ -55,6 +73,9 @@ std::vector<RawlogSession> read_rawlog(const std::filesystem::path& dir) {
         session.opens.push_back(MailboxOpen{time, mailbox_argument(arguments)});
       }
     }
+  }
+  std::vector<RawlogSession> sessions;
+  for (auto& [pid, session] : by_pid) {
     sessions.push_back(std::move(session));
   }
   std::sort(sessions.begin(), sessions.end(),

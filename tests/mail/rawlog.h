@@ -1,7 +1,10 @@
 // Dovecot's rawlog (mailserver.sh start --rawlog): the server's own record of
-// what each IMAP session's client sent after login, one file per session
-// (DIR/rawlog/<date>-<time>.<imap pid>.<n>.in), each line stamped with the
+// what each IMAP session's client sent after login, in files named
+// DIR/rawlog/<date>-<time>.<imap pid>.<n>.in, each line stamped with the
 // wall-clock time the server read it ("1796217517.793640 5 SELECT "INBOX"").
+// Each imap process serves one session here. Dovecot 2.3 writes one file for
+// it (n = 1); 2.4 writes two (an empty n = 1 and the commands in n = 2), so
+// the files of one imap pid are read as one session.
 // Dovecot's normal log names no mailbox; this does, so a test can count the
 // syncs of each mailbox from the server's side.
 #pragma once

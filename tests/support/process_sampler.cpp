@@ -121,6 +121,12 @@ struct ProcessSampler::Shared {
         const auto key = std::make_pair(pid, stat.start_ticks);
         auto it = index.find(key);
         if (it == index.end()) {
+          // A fork of one of them (isync 1.5's mbsync forks a short-lived
+          // child of the same name) is part of its parent's run.
+          if (std::any_of(found.begin(), found.end(),
+                          [&](const auto& other) { return other.first == stat.parent; })) {
+            continue;
+          }
           // Its command line decides (empty while inside execve(): next time).
           std::vector<std::string> argv = split_cmdline(proc_cmdline(pid));
           if (argv.empty() ||

@@ -8,7 +8,9 @@
 // that a sample stays cheap on a loaded machine. A process is known by its pid
 // and its start time (field 22 of /proc/<pid>/stat), so a recycled pid is a
 // new process. Zombies do not count as running: a run is over when its
-// program exits, even before its parent reaps it.
+// program exits, even before its parent reaps it. A process whose parent is
+// another of the same name running (a fork, as isync 1.5's mbsync makes) is
+// part of that run, not a run of its own.
 //
 // What a sampler cannot promise: a run shorter than the time between two
 // samples can be missed. longest_pause() says how long the thread went
