@@ -86,6 +86,12 @@ constexpr double kLateMargin = 0.5;
 // The resolution of a process's start time in /proc (one clock tick, 10 ms),
 // both ends.
 constexpr double kTick = 0.02;
+// A run's process starts a little after its recorded start (the grant in the
+// state file, from which the schedule counts): the host snapshots the
+// Maildirs, then forks and execs mbsync. That delay varies from run to run
+// (70 ms apart under the ASan+UBSan Debug build), so two process starts of
+// one channel may be closer than its interval by as much.
+constexpr double kSpawnSpread = 0.2;
 // After the kill, ownership may still name the dead instance this long
 // (seen dead within a heartbeat, written at the next read; 5 heartbeats).
 constexpr double kOwnerChangeBound = 5 * kHeartbeat;
@@ -311,8 +317,9 @@ TEST(MailChannels, EachChannelSyncsOnItsScheduleFromItsOwnerAloneAcrossAKill) {
                               << evidence;
     EXPECT_LE(std::abs(in_window(starts) - synced), 1) << c.name << "\n" << evidence;
     // On schedule: each start an interval after the one before (never
-    // sooner), late by kLateMargin at most, or by kMoveMargin more across the
-    // kill.
+    // sooner, but for the spread of the processes' start after their
+    // recorded starts), late by kLateMargin at most, or by kMoveMargin more
+    // across the kill.
     for (std::size_t k = 1; k < starts.size(); ++k) {
       if (starts[k] < t0 || starts[k] > t1) {
         continue;
@@ -321,8 +328,9 @@ TEST(MailChannels, EachChannelSyncsOnItsScheduleFromItsOwnerAloneAcrossAKill) {
       const bool across_kill = starts[k - 1] <= kill_at && starts[k] >= kill_at;
       const double most = c.interval + kLateMargin + (across_kill ? kMoveMargin : 0);
       EXPECT_LE(gap, most) << c.name << " at " << (starts[k] - t0) << "\n" << evidence;
-      EXPECT_GE(gap, c.interval - kTick) << c.name << " at " << (starts[k] - t0) << "\n"
-                                         << evidence;
+      EXPECT_GE(gap, c.interval - kTick - kSpawnSpread)
+          << c.name << " at " << (starts[k] - t0) << "\n"
+          << evidence;
     }
   }
 
