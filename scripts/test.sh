@@ -66,10 +66,14 @@ if [ "$extra" = 1 ]; then
   # The instrumented build is about ten times slower per state-file write, so
   # the 100-process start storm runs at a slower heartbeat in it (see
   # tests/coordinator/multiprocess_test.cpp).
+  # Left out: MailChannels, whose evidence is a 10 ms sampler of /proc in the
+  # test process itself; built instrumented at -O0 it misses short mbsync
+  # runs (seen in CI). The plain and Debian 13 passes run it, and the host
+  # code it drives runs here under the other mail tests.
   stamp "tests under ASan+UBSan"
   (cd "$root/build-asan" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --output-on-failure --timeout 900 -j2)
+    ctest --output-on-failure --timeout 900 -j2 -E '^MailChannels\.')
 
   # ThreadSanitizer over the two layers below the host: the rpc session and
   # the coordinator, with its multi-process tests. Left out: the two
