@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <iterator>
 #include <sstream>
 #include <system_error>
 
@@ -82,23 +81,6 @@ void deliver_to(const MailServer& server, const std::string& mailbox, const std:
   std::error_code ec;
   std::filesystem::rename(tmp, folder / "new" / name, ec);
   ASSERT_FALSE(ec) << ec.message();
-}
-
-bool delivered_locally_to(const MailServer& server, const std::string& mailbox,
-                          const std::string& subject) {
-  const std::string header = "Subject: " + subject + "\n";
-  for (const char* sub : {"new", "cur"}) {
-    std::error_code ec;
-    for (const auto& entry :
-         std::filesystem::directory_iterator(server.dir() / "Mail" / mailbox / sub, ec)) {
-      std::ifstream in(entry.path());
-      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      if (text.find(header) != std::string::npos) {
-        return true;
-      }
-    }
-  }
-  return false;
 }
 
 }  // namespace himalaya::mail

@@ -33,9 +33,4 @@ std::string channels_lua(const std::vector<MailChannel>& channels);
 // a delivery agent does (written in tmp/, renamed into new/).
 void deliver_to(const MailServer& server, const std::string& mailbox, const std::string& subject);
 
-// True when a message with this subject is in mbsync's local copy of
-// `mailbox` (new/ or cur/).
-bool delivered_locally_to(const MailServer& server, const std::string& mailbox,
-                          const std::string& subject);
-
 }  // namespace himalaya::mail

@@ -206,11 +206,12 @@ void MailServer::deliver_many(int count, std::size_t bytes) const {
   }
 }
 
-bool MailServer::delivered_locally(const std::string& subject) const {
+bool MailServer::delivered_locally(const std::string& subject, const std::string& mailbox) const {
   const std::string header = "Subject: " + subject + "\n";
   for (const char* sub : {"new", "cur"}) {
     std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator(local_inbox() / sub, ec)) {
+    for (const auto& entry :
+         std::filesystem::directory_iterator(dir_ / "Mail" / mailbox / sub, ec)) {
       std::ifstream in(entry.path());
       std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
       if (text.find(header) != std::string::npos) {

@@ -96,8 +96,9 @@ class MailServer {
   // Drops `count` messages of about `bytes` each into alice's server-side
   // INBOX at once (written here, not through the script, to be quick).
   void deliver_many(int count, std::size_t bytes) const;
-  // True when a message with this subject is in the local INBOX (new/ or cur/).
-  bool delivered_locally(const std::string& subject) const;
+  // True when a message with this subject is in mbsync's local copy of
+  // `mailbox` (new/ or cur/).
+  bool delivered_locally(const std::string& subject, const std::string& mailbox = "INBOX") const;
   // alice's IMAP sessions, in the order of their logins.
   std::vector<Session> sessions() const;
   // Every line of Dovecot's log that names this session id or the pid of the

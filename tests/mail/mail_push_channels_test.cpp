@@ -89,7 +89,7 @@ std::optional<double> push_to(const MailServer& server, const std::string& mailb
                               const std::string& subject) {
   const auto start = std::chrono::steady_clock::now();
   deliver_to(server, mailbox, subject);
-  if (!wait_until([&] { return delivered_locally_to(server, mailbox, subject); }, ms(kArrival))) {
+  if (!wait_until([&] { return server.delivered_locally(subject, mailbox); }, ms(kArrival))) {
     return std::nullopt;
   }
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -141,7 +141,7 @@ TEST(PushChannels, AChangeInOneMailboxSyncsOnlyTheChannelThatCoversIt) {
   const auto before = read_channels(fleet.state_file());
   const std::string subject = unique_subject("archived");
   deliver_to(server, "Archive", subject);
-  EXPECT_FALSE(wait_until([&] { return delivered_locally_to(server, "Archive", subject); }, 2s));
+  EXPECT_FALSE(wait_until([&] { return server.delivered_locally(subject, "Archive"); }, 2s));
   EXPECT_EQ(read_channels(fleet.state_file()).at("archive").last_sync_time,
             before.at("archive").last_sync_time);
   EXPECT_EQ(idle_sessions(server), 2) << imap_titles(server);
